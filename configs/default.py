@@ -1,0 +1,107 @@
+"""Default configuration: every field `infogan_jax` reads, with its meaning.
+
+Experiment configs (`configs/mnist.py`, ...) import this module and override a
+few fields. Any field can also be overridden on the command line, for example
+`--config.batch_size=64` or `--config.model.categorical_codes="(10, 10)"`.
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+
+  # Random seed. It decides initialisation, every latent draw (through
+  # `fold_in(key, step)`) and the input pipeline's shuffling.
+  config.seed = 0
+
+  # ---------------------------------------------------------------- data
+  # TFDS name of the training set, e.g. 'mnist' or 'fashion_mnist'.
+  config.dataset = 'mnist'
+  # TFDS split used for training.
+  config.train_split = 'train'
+  # Where prepared TFDS data lives. Empty: the TFDS_DATA_DIR environment
+  # variable, else TFDS's own default (~/tensorflow_datasets).
+  config.data_dir = ''
+  # Let TFDS download and prepare a dataset that is missing from data_dir.
+  # Needs internet access; off, a missing dataset stops the run at once with
+  # instructions for preparing it offline.
+  config.download_data = False
+  # Elements held in the tf.data shuffle buffer (per process).
+  config.shuffle_buffer_size = 10_000
+  # Keep the decoded training split in host memory after the first pass.
+  # Right for small sets such as MNIST; turn off for large ones.
+  config.cache_dataset = True
+
+  # --------------------------------------------------------------- model
+  config.model = ml_collections.ConfigDict()
+  # Latent code c: one categorical code per entry, of that many categories.
+  config.model.categorical_codes = (10,)
+  # Number of continuous codes, each drawn from Unif(-1, 1).
+  config.model.num_continuous_codes = 2
+  # Size of the incompressible noise z, drawn from Unif(-1, 1).
+  config.model.noise_dim = 62
+  # How Q models a continuous code: 'fixed' = N(mu, 1) as in the official
+  # code (the MI term is then 0.5 * squared error plus a constant);
+  # 'learned' = N(mu, sigma) with sigma = exp(Q output), as in the paper.
+  config.model.continuous_std = 'fixed'
+  # Layer stacks, one string per layer: KIND SIZE [-kK] [-sS] [-bn] [-ACT].
+  #   KIND: 'fc' (dense; SIZE may be HxWxC to reshape to an image),
+  #         'conv' (convolution) or 'up' (transposed convolution).
+  #   -kK: kernel size (default 4, the paper's), -sS: stride (default 1),
+  #   -bn: batch norm after the layer, ACT: relu, lrelu, tanh or sigmoid
+  #   (none: linear). Convolutions use SAME padding.
+  # The generator; its last activation sets the data range: sigmoid for
+  # [0, 1], tanh for [-1, 1].
+  config.model.generator = ('fc1024-bn-relu', 'fc7x7x128-bn-relu',
+                            'up64-s2-bn-relu', 'up1-s2-sigmoid')
+  # The body that D and Q share.
+  config.model.shared_body = ('conv64-s2-lrelu', 'conv128-s2-bn-lrelu',
+                              'fc1024-bn-lrelu')
+  # Q's own hidden layers after the shared body (may be empty, when D and Q
+  # share everything but their output units). Q's output layer is added to
+  # fit the latent code, and D's output is a single logit on the body.
+  config.model.q_head = ('fc128-bn-lrelu',)
+  # Negative slope of 'lrelu' (paper: 0.1; official code: 0.01).
+  config.model.leaky_relu_slope = 0.1
+  # Batch-norm running-average decay in Flax's meaning: new = m * old +
+  # (1 - m) * batch. 0.9 is the official code's decay (PyTorch would say 0.1).
+  config.model.batch_norm_momentum = 0.9
+  # Batch-norm epsilon.
+  config.model.batch_norm_epsilon = 1e-5
+  # Standard deviation of the N(0, std) weight initialiser; biases start at 0.
+  config.model.init_std = 0.02
+
+  # ------------------------------------------------------------ training
+  # Global batch size, over all devices and processes. Must be divisible by
+  # the number of devices.
+  config.batch_size = 128
+  # Number of iterations; each is one D update followed by one G update.
+  config.num_train_steps = 5_000
+  # Learning rate of D's optimiser, which also trains Q (shared body and head).
+  config.d_learning_rate = 2e-4
+  # Learning rate of G's optimiser.
+  config.g_learning_rate = 1e-3
+  # Adam's beta1 and beta2 for both optimisers.
+  config.adam_b1 = 0.5
+  config.adam_b2 = 0.999
+  # Weight lambda of the mutual-information term, per code type. The term is
+  # subtracted from both the D and the G loss.
+  config.lambda_categorical = 1.0
+  config.lambda_continuous = 1.0
+
+  # ---------------------------------------------------- logging and saving
+  # Scalars (averaged over the interval) go to TensorBoard, the log and
+  # workdir/metrics.jsonl every this many steps.
+  config.log_every_steps = 50
+  # A sample grid goes to workdir/samples/ and TensorBoard this often.
+  config.sample_every_steps = 500
+  # A checkpoint goes to workdir/checkpoints/ this often, and at the end.
+  config.checkpoint_every_steps = 1_000
+  # Number of checkpoints kept; older ones are deleted.
+  config.max_checkpoints_to_keep = 3
+  # Columns of the sample grid; its rows are the categories of the first
+  # categorical code (or as many rows as columns when there is none).
+  config.sample_grid_columns = 10
+
+  return config

@@ -1,0 +1,1 @@
+"""InfoGAN (Chen et al., 2016) in JAX and Flax."""

@@ -1,0 +1,142 @@
+"""Checks a whole config once at start-up, before anything is compiled.
+
+Every problem is a `ConfigError` whose message is one line naming the field,
+the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from infogan_jax import latents as latents_lib
+from infogan_jax import models
+
+
+class ConfigError(ValueError):
+  """A config value that cannot be used."""
+
+  def __init__(self, field: str, value, allowed: str):
+    super().__init__(f'config.{field}={value!r}: {allowed}')
+    self.field = field
+
+
+def _get(config, field: str):
+  value = config
+  for part in field.split('.'):
+    value = value[part]
+  return value
+
+
+def _is_int(value) -> bool:
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+  return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _int_at_least(config, field: str, minimum: int):
+  value = _get(config, field)
+  if not _is_int(value) or value < minimum:
+    raise ConfigError(field, value, f'must be an integer >= {minimum}')
+
+
+def _real_in(config, field: str, low: float, high: float | None = None,
+             low_open: bool = False, high_open: bool = True):
+  value = _get(config, field)
+  too_low = value <= low if low_open else value < low
+  too_high = high is not None and (value >= high if high_open else value > high)
+  if not _is_real(value) or too_low or too_high:
+    left = '(' if low_open else '['
+    right = 'inf)' if high is None else (f'{high})' if high_open else f'{high}]')
+    raise ConfigError(field, value, f'must be a number in {left}{low}, {right}')
+
+
+def _non_empty_string(config, field: str):
+  value = _get(config, field)
+  if not isinstance(value, str) or not value:
+    raise ConfigError(field, value, 'must be a non-empty string')
+
+
+def _layers(config, field: str, allow_empty: bool):
+  value = _get(config, field)
+  if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+    raise ConfigError(field, value, 'must be a tuple of layer strings')
+  if not value and not allow_empty:
+    raise ConfigError(field, value, 'must have at least one layer')
+  for layer in value:
+    try:
+      models.parse_layer(layer)
+    except ValueError as e:
+      raise ConfigError(field, value, str(e)) from None
+  return value
+
+
+def validate(config, device_count: int = 1, process_count: int = 1) -> None:
+  """Raises ConfigError for the first unusable value in `config`."""
+  _int_at_least(config, 'seed', 0)
+  _non_empty_string(config, 'dataset')
+  _non_empty_string(config, 'train_split')
+  if not isinstance(config.data_dir, str):
+    raise ConfigError('data_dir', config.data_dir, 'must be a string path')
+  _int_at_least(config, 'shuffle_buffer_size', 1)
+  for field in ('download_data', 'cache_dataset'):
+    if not isinstance(config[field], bool):
+      raise ConfigError(field, config[field], 'must be True or False')
+
+  _int_at_least(config, 'batch_size', 1)
+  for count, what in ((device_count, 'devices'), (process_count, 'processes')):
+    if config.batch_size % count:
+      raise ConfigError(
+          'batch_size', config.batch_size,
+          f'the global batch must be divisible by the number of {what} '
+          f'({count})')
+  _int_at_least(config, 'num_train_steps', 1)
+  _real_in(config, 'd_learning_rate', 0.0, low_open=True)
+  _real_in(config, 'g_learning_rate', 0.0, low_open=True)
+  _real_in(config, 'adam_b1', 0.0, 1.0)
+  _real_in(config, 'adam_b2', 0.0, 1.0)
+  _real_in(config, 'lambda_categorical', 0.0)
+  _real_in(config, 'lambda_continuous', 0.0)
+
+  for field in ('log_every_steps', 'sample_every_steps',
+                'checkpoint_every_steps', 'max_checkpoints_to_keep',
+                'sample_grid_columns'):
+    _int_at_least(config, field, 1)
+
+  codes = config.model.categorical_codes
+  if (isinstance(codes, (str, bytes)) or not hasattr(codes, '__iter__') or
+      not all(_is_int(k) and k >= 2 for k in codes)):
+    raise ConfigError('model.categorical_codes', codes,
+                      'must be a tuple of category counts, each >= 2')
+  _int_at_least(config, 'model.num_continuous_codes', 0)
+  _int_at_least(config, 'model.noise_dim', 0)
+  std = config.model.continuous_std
+  if std not in latents_lib.CONTINUOUS_STD_MODES:
+    raise ConfigError('model.continuous_std', std,
+                      f'must be one of {latents_lib.CONTINUOUS_STD_MODES}')
+
+  generator = _layers(config, 'model.generator', allow_empty=False)
+  last = models.parse_layer(generator[-1]).activation
+  if last not in ('sigmoid', 'tanh'):
+    raise ConfigError(
+        'model.generator', generator,
+        "the last layer must end in -sigmoid (data in [0, 1]) or -tanh "
+        '(data in [-1, 1])')
+  _layers(config, 'model.shared_body', allow_empty=False)
+  _layers(config, 'model.q_head', allow_empty=True)
+  _real_in(config, 'model.leaky_relu_slope', 0.0)
+  _real_in(config, 'model.batch_norm_momentum', 0.0, 1.0)
+  _real_in(config, 'model.batch_norm_epsilon', 0.0, low_open=True)
+  _real_in(config, 'model.init_std', 0.0, low_open=True)
+
+
+def check_image_shape(config, image_shape: tuple[int, ...]) -> None:
+  """Raises ConfigError if G's output does not have the dataset's image shape."""
+  generated = models.generator_output_shape(config.model)
+  if tuple(generated) != tuple(image_shape):
+    raise ConfigError(
+        'dataset', config.dataset,
+        f'its images have shape {tuple(image_shape)} but config.model.generator'
+        f' makes {tuple(generated)}; choose a dataset and an architecture that'
+        ' agree (see configs/)')

@@ -1,0 +1,53 @@
+"""Command line: `python -m infogan_jax.main --config=CONFIG --workdir=DIR`.
+
+Fields of the config file can be overridden as `--config.FIELD=VALUE`.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+import logging as std_logging
+import jax
+from ml_collections import config_flags
+
+from infogan_jax import config_validation
+from infogan_jax import input_pipeline
+from infogan_jax import train
+
+FLAGS = flags.FLAGS
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, '
+                               'samples, metrics and TensorBoard events.')
+_MODE = flags.DEFINE_enum('mode', 'train', ['train'], 'What to run.')
+config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
+                                lock_config=True)
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+class _QuietLibraries(std_logging.Filter):
+  """Drops the per-save INFO chatter of Orbax; its warnings still show."""
+
+  def filter(self, record):
+    return record.levelno >= std_logging.WARNING or (
+        '/orbax/' not in record.pathname)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logging.get_absl_handler().addFilter(_QuietLibraries())
+  logging.info('JAX process %d of %d, local devices: %s', jax.process_index(),
+               jax.process_count(), jax.local_devices())
+  try:
+    if _MODE.value == 'train':
+      train.train_and_evaluate(FLAGS.config, _WORKDIR.value)
+  except (config_validation.ConfigError,
+          input_pipeline.DataNotFoundError) as e:
+    # Bad input: one line, no traceback, non-zero exit.
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  app.run(main)

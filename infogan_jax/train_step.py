@@ -1,0 +1,219 @@
+"""The train state and the ONE jitted train step (pure JAX, no TensorFlow).
+
+`train_step(gan, state, images) -> (state, metrics)` does a D (and Q) update,
+then a G update; `jit_train_step` compiles it data-parallel over a 1-D mesh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from infogan_jax import latents as latents_lib
+from infogan_jax import losses
+from infogan_jax import models
+
+# ------------------------------------------------------------------- state
+
+
+@flax.struct.dataclass
+class NetState:
+  """One network's trainable state: parameters, BN statistics, optimiser."""
+
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+
+  def variables(self) -> dict[str, Any]:
+    return {'params': self.params, 'batch_stats': self.batch_stats}
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything that decides the future of a run; saved in checkpoints."""
+
+  step: jax.Array  # number of completed iterations
+  key: jax.Array  # raw uint32 key data; each step uses fold_in(key, step)
+  g: NetState  # the generator
+  d: NetState  # the discriminator together with Q's head
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class InfoGAN:
+  """The static parts of a run: networks, code layout, optimisers, lambdas.
+
+  Compared and hashed by identity, so jitted functions take it as a static
+  argument.
+  """
+
+  spec: latents_lib.CodeSpec
+  generator: nn.Module
+  discriminator: models.Discriminator
+  g_tx: optax.GradientTransformation
+  d_tx: optax.GradientTransformation
+  lambda_categorical: float
+  lambda_continuous: float
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict) -> InfoGAN:
+    generator, discriminator = models.build_models(config.model)
+
+    def adam(learning_rate):
+      return optax.adam(learning_rate, b1=config.adam_b1, b2=config.adam_b2)
+
+    return cls(
+        spec=latents_lib.CodeSpec.from_config(config.model),
+        generator=generator,
+        discriminator=discriminator,
+        g_tx=adam(config.g_learning_rate),
+        d_tx=adam(config.d_learning_rate),
+        lambda_categorical=config.lambda_categorical,
+        lambda_continuous=config.lambda_continuous,
+    )
+
+  def init(self, seed: int, image_shape: tuple[int, ...]) -> TrainState:
+    g_key, d_key, train_key = jax.random.split(jax.random.key(seed), 3)
+    g_vars = self.generator.init(
+        g_key, jnp.zeros((1, self.spec.input_dim)), train=False)
+    d_vars = self.discriminator.init(
+        d_key, jnp.zeros((1, *image_shape)), train=False)
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        key=jax.random.key_data(train_key),
+        g=NetState(g_vars['params'], g_vars['batch_stats'],
+                   self.g_tx.init(g_vars['params'])),
+        d=NetState(d_vars['params'], d_vars['batch_stats'],
+                   self.d_tx.init(d_vars['params'])),
+    )
+
+  def generate(self, g_variables, latents: latents_lib.Latents,
+               train: bool = False):
+    """G(z, c). In training mode also returns G's updated BN statistics."""
+    x = latents_lib.generator_input(self.spec, latents)
+    if train:
+      images, updates = self.generator.apply(
+          g_variables, x, train=True, mutable=['batch_stats'])
+      return images, updates['batch_stats']
+    return self.generator.apply(g_variables, x, train=False)
+
+  def discriminate(self, d_variables, images: jax.Array):
+    """D's logits and Q's output in training mode, with D's new BN statistics."""
+    (logits, q_out), updates = self.discriminator.apply(
+        d_variables, images, train=True, mutable=['batch_stats'])
+    return logits, q_out, updates['batch_stats']
+
+  def penalty(self, mi: losses.MutualInformation) -> jax.Array:
+    return losses.information_penalty(mi, self.lambda_categorical,
+                                      self.lambda_continuous)
+
+
+# -------------------------------------------------------------- train step
+
+
+def _sample_latents(gan: InfoGAN, key: jax.Array, n: int,
+                    sharding: jax.sharding.Sharding | None):
+  latents = latents_lib.sample(gan.spec, key, n)
+  if sharding is not None:
+    latents = jax.lax.with_sharding_constraint(latents, sharding)
+  return latents
+
+
+def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
+               data_sharding: jax.sharding.Sharding | None = None):
+  """One iteration: a D (and Q) update, then a G update, fresh latents each.
+
+  Pure: (state, batch) -> (state, metrics). Each network's BN running
+  statistics are updated by the half that trains it.
+  """
+  n = images.shape[0]
+  key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
+  d_key, g_key = jax.random.split(key)
+
+  # D half: real images, and fakes from a frozen G.
+  d_latents = _sample_latents(gan, d_key, n, data_sharding)
+  fakes, _ = gan.generate(state.g.variables(), d_latents, train=True)
+  fakes = jax.lax.stop_gradient(fakes)
+
+  def d_loss_fn(params):
+    real_logits, _, stats = gan.discriminate(
+        {'params': params, 'batch_stats': state.d.batch_stats}, images)
+    fake_logits, q_out, stats = gan.discriminate(
+        {'params': params, 'batch_stats': stats}, fakes)
+    gan_loss = losses.discriminator_gan_loss(real_logits, fake_logits)
+    mi = losses.mutual_information(gan.spec, q_out, d_latents)
+    aux = dict(stats=stats, mi=mi, gan_loss=gan_loss,
+               d_real=jax.nn.sigmoid(real_logits).mean(),
+               d_fake=jax.nn.sigmoid(fake_logits).mean())
+    return gan_loss - gan.penalty(mi), aux
+
+  (d_loss, d_aux), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
+      state.d.params)
+  d_updates, d_opt_state = gan.d_tx.update(d_grads, state.d.opt_state,
+                                           state.d.params)
+  d_state = NetState(optax.apply_updates(state.d.params, d_updates),
+                     d_aux['stats'], d_opt_state)
+
+  # G half: the updated D judges fresh fakes; D's statistics are not updated.
+  g_latents = _sample_latents(gan, g_key, n, data_sharding)
+
+  def g_loss_fn(params):
+    fakes, stats = gan.generate(
+        {'params': params, 'batch_stats': state.g.batch_stats}, g_latents,
+        train=True)
+    fake_logits, q_out, _ = gan.discriminate(d_state.variables(), fakes)
+    gan_loss = losses.generator_gan_loss(fake_logits)
+    mi = losses.mutual_information(gan.spec, q_out, g_latents)
+    return gan_loss - gan.penalty(mi), dict(stats=stats, gan_loss=gan_loss)
+
+  (g_loss, g_aux), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
+      state.g.params)
+  g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g.opt_state,
+                                           state.g.params)
+  g_state = NetState(optax.apply_updates(state.g.params, g_updates),
+                     g_aux['stats'], g_opt_state)
+
+  metrics = {
+      'd_loss': d_loss,
+      'g_loss': g_loss,
+      'd_loss_gan': d_aux['gan_loss'],
+      'g_loss_gan': g_aux['gan_loss'],
+      'mi_cat_nats': d_aux['mi'].categorical,
+      'h_cat_nats': jnp.asarray(gan.spec.categorical_entropy, jnp.float32),
+      'mi_cont_nats': d_aux['mi'].continuous,
+      'd_real': d_aux['d_real'],
+      'd_fake': d_aux['d_fake'],
+  }
+  new_state = state.replace(step=state.step + 1, g=g_state, d=d_state)
+  return new_state, metrics
+
+
+def make_mesh(devices=None) -> jax.sharding.Mesh:
+  """A 1-D data-parallel mesh over the given devices (default: all of them)."""
+  devices = jax.devices() if devices is None else devices
+  return jax.sharding.Mesh(np.asarray(devices), ('data',))
+
+
+def jit_train_step(gan: InfoGAN, mesh: jax.sharding.Mesh):
+  """The train step jitted for `mesh`: state replicated and donated, batch sharded."""
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  data = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('data'))
+  step = functools.partial(train_step, gan, data_sharding=data)
+  return jax.jit(step, in_shardings=(replicated, data),
+                 out_shardings=(replicated, replicated), donate_argnums=0)
+
+
+def create_state(gan: InfoGAN, seed: int, image_shape: tuple[int, ...],
+                 mesh: jax.sharding.Mesh) -> TrainState:
+  """A freshly initialised state, replicated over the mesh."""
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  init = jax.jit(gan.init, static_argnums=(0, 1), out_shardings=replicated)
+  return init(seed, image_shape)

@@ -1,0 +1,46 @@
+"""Shared test set-up: 8 fake CPU devices, a tiny config, the MNIST copy."""
+
+import os
+
+# Before JAX starts: eight CPU devices, so sharding is exercised everywhere.
+os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                           ' --xla_force_host_platform_device_count=8')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+
+import pytest  # pylint: disable=g-import-not-at-top
+
+from configs import mnist  # pylint: disable=g-import-not-at-top
+
+
+def tiny_config():
+  """The MNIST config with narrow layers and small batches, for fast tests."""
+  config = mnist.get_config()
+  config.batch_size = 16
+  config.num_train_steps = 4
+  config.log_every_steps = 2
+  config.sample_every_steps = 2
+  config.checkpoint_every_steps = 2
+  config.shuffle_buffer_size = 64
+  config.sample_grid_columns = 3
+  config.model.generator = ('fc32-bn-relu', 'fc7x7x8-bn-relu', 'up8-s2-bn-relu',
+                            'up1-s2-sigmoid')
+  config.model.shared_body = ('conv8-s2-lrelu', 'conv16-s2-bn-lrelu',
+                              'fc32-bn-lrelu')
+  config.model.q_head = ('fc16-bn-lrelu',)
+  return config
+
+
+@pytest.fixture
+def config():
+  return tiny_config()
+
+
+@pytest.fixture
+def mnist_data_dir():
+  """TFDS_DATA_DIR holding MNIST: required in CI, skipped elsewhere if absent."""
+  data_dir = os.environ.get('TFDS_DATA_DIR', '')
+  if os.path.isdir(os.path.join(data_dir, 'mnist')):
+    return data_dir
+  if os.environ.get('CI'):
+    pytest.fail(f'CI needs prepared MNIST under TFDS_DATA_DIR={data_dir!r}')
+  pytest.skip('no prepared MNIST under TFDS_DATA_DIR')

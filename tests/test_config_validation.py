@@ -1,0 +1,117 @@
+"""Bad input: one clear line naming the field, before anything compiles."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow_datasets as tfds
+
+from configs import default
+from configs import mnist
+from infogan_jax import config_validation
+from infogan_jax import input_pipeline
+from infogan_jax import train
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+BAD = [
+    ('batch_size', 0, 'batch_size'),
+    ('batch_size', -8, 'batch_size'),
+    ('batch_size', 12, 'divisible by the number of devices'),
+    ('num_train_steps', 0, 'num_train_steps'),
+    ('seed', -1, 'seed'),
+    ('lambda_categorical', -1.0, 'lambda_categorical'),
+    ('lambda_continuous', -0.5, 'lambda_continuous'),
+    ('d_learning_rate', 0.0, 'd_learning_rate'),
+    ('adam_b1', 1.0, 'adam_b1'),
+    ('log_every_steps', 0, 'log_every_steps'),
+    ('checkpoint_every_steps', -1, 'checkpoint_every_steps'),
+    ('model.categorical_codes', (10, 1), 'each >= 2'),
+    ('model.num_continuous_codes', -1, 'num_continuous_codes'),
+    ('model.continuous_std', 'unit', "one of ('fixed', 'learned')"),
+    ('model.generator', ('fc1024-bn-relu', 'up1-s2'), '-sigmoid'),
+    ('model.shared_body', ('conv64-s2-swish',), "unknown option 'swish'"),
+    ('model.batch_norm_momentum', 1.5, 'batch_norm_momentum'),
+    ('max_checkpoints_to_keep', 0, 'max_checkpoints_to_keep'),
+    ('model.noise_dim', -3, 'noise_dim'),
+]
+
+
+def _set(config, field, value):
+  *parents, last = field.split('.')
+  node = config
+  for parent in parents:
+    node = node[parent]
+  node[last] = value
+
+
+def test_default_and_mnist_configs_are_valid():
+  config_validation.validate(default.get_config(), device_count=8)
+  config_validation.validate(mnist.get_config(), device_count=8)
+
+
+@pytest.mark.parametrize('field,value,allowed', BAD)
+def test_bad_value_names_field(config, field, value, allowed):
+  _set(config, field, value)
+  with pytest.raises(config_validation.ConfigError) as info:
+    config_validation.validate(config, device_count=8)
+  message = str(info.value)
+  assert '\n' not in message
+  assert message.startswith(f'config.{field}=')
+  assert allowed in message
+
+
+def test_unknown_dataset_stops_train_early(config, tmp_path):
+  config.dataset = 'no_such_dataset'
+  with pytest.raises(config_validation.ConfigError, match='config.dataset='):
+    train.train_and_evaluate(config, str(tmp_path))
+  assert not os.listdir(tmp_path)  # stopped before writing anything
+
+
+def test_image_shape_mismatch(config, tmp_path):
+  config.dataset = 'cifar10'
+  config.download_data = True
+  with tfds.testing.mock_data(num_examples=8):
+    with pytest.raises(config_validation.ConfigError,
+                       match=r'\(32, 32, 3\) but config.model.generator makes'
+                       r' \(28, 28, 1\)'):
+      train.train_and_evaluate(config, str(tmp_path))
+
+
+def test_missing_data_names_both_ways_to_provide_it(config, tmp_path):
+  config.data_dir = str(tmp_path)
+  with pytest.raises(input_pipeline.DataNotFoundError) as info:
+    input_pipeline.image_shape(config)
+  message = str(info.value)
+  assert "dataset 'mnist'" in message and str(tmp_path) in message
+  assert '--config.data_dir' in message and 'TFDS_DATA_DIR' in message
+  assert 'tfds build mnist --manual_dir=' in message
+
+
+def _main(*flags, env=None):
+  return subprocess.run(
+      [sys.executable, '-m', 'infogan_jax.main', '--config=configs/mnist.py',
+       *flags], cwd=REPO, capture_output=True, text=True, timeout=300,
+      env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize('flag,field', [
+    ('--config.batch_size=-1', 'batch_size'),
+    ('--config.model.continuous_std=unit', 'model.continuous_std'),
+    ('--config.dataset=no_such_dataset', 'dataset'),
+])
+def test_command_line_bad_input_exits_with_one_line(tmp_path, flag, field):
+  result = _main(f'--workdir={tmp_path}', flag)
+  assert result.returncode == 2
+  assert 'Traceback' not in result.stderr
+  errors = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert len(errors) == 1 and f'config.{field}=' in errors[0]
+  assert not os.path.exists(os.path.join(tmp_path, 'checkpoints'))
+
+
+def test_command_line_missing_data(tmp_path):
+  result = _main(f'--workdir={tmp_path}', '--config.num_train_steps=1',
+                 env={'TFDS_DATA_DIR': str(tmp_path / 'empty')})
+  assert result.returncode == 2 and 'Traceback' not in result.stderr
+  assert 'tfds build mnist' in result.stderr

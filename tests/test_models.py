@@ -1,0 +1,112 @@
+"""Models: the paper's MNIST architecture, shapes, parameter counts, init."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import mnist
+from infogan_jax import latents
+from infogan_jax import models
+
+
+def dense(n_in, n_out, bias=True):
+  return n_in * n_out + n_out * bias
+
+
+def conv(n_in, n_out, k=4, bias=True):
+  return k * k * n_in * n_out + n_out * bias
+
+
+def bn(c):
+  return 2 * c  # scale and bias; the layer before it has no bias of its own
+
+
+def count(tree):
+  return sum(x.size for x in jax.tree.leaves(tree))
+
+
+@pytest.fixture(scope='module')
+def mnist_models():
+  config = mnist.get_config()
+  g, d = models.build_models(config.model)
+  spec = latents.CodeSpec.from_config(config.model)
+  z = jnp.zeros((2, spec.input_dim))
+  g_vars = g.init(jax.random.key(0), z, train=False)
+  d_vars = d.init(jax.random.key(1), jnp.zeros((2, 28, 28, 1)), train=False)
+  return config, spec, g, d, g_vars, d_vars
+
+
+def test_generator_matches_paper_table(mnist_models):
+  # FC1024 BN ReLU; FC 7x7x128 BN ReLU; upconv64 s2 BN ReLU; upconv1 s2.
+  _, spec, _, _, g_vars, _ = mnist_models
+  assert spec.input_dim == 62 + 10 + 2
+  want = (dense(74, 1024, False) + bn(1024) + dense(1024, 7 * 7 * 128, False) +
+          bn(7 * 7 * 128) + conv(128, 64, bias=False) + bn(64) + conv(64, 1))
+  assert count(g_vars['params']) == want
+
+
+def test_discriminator_and_q_match_paper_table(mnist_models):
+  # Shared: conv64 s2 lReLU; conv128 s2 BN lReLU; FC1024 BN lReLU.
+  # D: FC1. Q: FC128 BN lReLU, FC out (10 logits + 2 means).
+  _, _, _, _, _, d_vars = mnist_models
+  params = d_vars['params']
+  body = (conv(1, 64) + conv(64, 128, bias=False) + bn(128) +
+          dense(7 * 7 * 128, 1024, False) + bn(1024))
+  assert count(params['body']) == body
+  assert count(params['d_out']) == dense(1024, 1)
+  assert count(params['q_head']) + count(params['q_out']) == (
+      dense(1024, 128, False) + bn(128) + dense(128, 12))
+
+
+def test_output_shapes_and_range(mnist_models):
+  _, spec, g, d, g_vars, d_vars = mnist_models
+  lat = latents.sample(spec, jax.random.key(2), 5)
+  images = g.apply(g_vars, latents.generator_input(spec, lat), train=False)
+  assert images.shape == (5, 28, 28, 1)
+  assert float(images.min()) >= 0 and float(images.max()) <= 1
+  logits, q_out = d.apply(d_vars, images, train=False)
+  assert logits.shape == (5,) and q_out.shape == (5, spec.q_output_dim)
+  assert models.generator_output_shape(mnist.get_config().model) == (28, 28, 1)
+
+
+def test_weights_are_normal_002_and_biases_zero(mnist_models):
+  _, _, _, _, g_vars, d_vars = mnist_models
+  kernel = np.asarray(g_vars['params']['Dense_1']['kernel'])
+  assert abs(kernel.std() - 0.02) < 0.001 and abs(kernel.mean()) < 0.001
+  kernel = np.asarray(d_vars['params']['body']['Dense_0']['kernel'])
+  assert abs(kernel.std() - 0.02) < 0.001
+  np.testing.assert_array_equal(d_vars['params']['body']['Conv_0']['bias'], 0)
+
+
+def test_batch_norm_momentum_has_flax_meaning(mnist_models):
+  config, spec, g, _, g_vars, _ = mnist_models
+  assert config.model.batch_norm_momentum == 0.9
+  lat = latents.sample(spec, jax.random.key(3), 64)
+  _, updates = g.apply(g_vars, latents.generator_input(spec, lat), train=True,
+                       mutable=['batch_stats'])
+  # One step from mean 0 moves the running mean 10% of the way to the batch.
+  x = latents.generator_input(spec, lat)
+  h = x @ g_vars['params']['Dense_0']['kernel']
+  np.testing.assert_allclose(updates['batch_stats']['BatchNorm_0']['mean'],
+                             0.1 * h.mean(0), rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize('text,spec', [
+    ('conv64-s2-lrelu', models.LayerSpec('conv', (64,), stride=2,
+                                         activation='lrelu')),
+    ('fc7x7x128-bn-relu', models.LayerSpec('fc', (7, 7, 128), batch_norm=True,
+                                           activation='relu')),
+    ('up1-k3-s2-sigmoid', models.LayerSpec('up', (1,), kernel=3, stride=2,
+                                           activation='sigmoid')),
+    ('fc1', models.LayerSpec('fc', (1,))),
+])
+def test_parse_layer(text, spec):
+  assert models.parse_layer(text) == spec
+
+
+@pytest.mark.parametrize('text', ['conv', 'dense64', 'conv64-s0', 'conv8x8x3',
+                                  'fc64-s2', 'conv64-swish', 'up64_bn'])
+def test_parse_layer_rejects(text):
+  with pytest.raises(ValueError, match='bad layer'):
+    models.parse_layer(text)
