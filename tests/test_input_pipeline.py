@@ -1,0 +1,75 @@
+"""Input: global sharded batches in G's range, and the offline build route."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from infogan_jax import input_pipeline
+from infogan_jax import train_step
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _first_batch(config, value_range):
+  mesh = train_step.make_mesh()
+  sharding = jax.sharding.NamedSharding(mesh,
+                                        jax.sharding.PartitionSpec('data'))
+  return next(input_pipeline.create_train_iterator(config, sharding,
+                                                   value_range))
+
+
+@pytest.mark.parametrize('value_range', [(0.0, 1.0), (-1.0, 1.0)])
+def test_global_sharded_batches_in_range(config, value_range):
+  config.download_data = True
+  with tfds.testing.mock_data(num_examples=40):
+    batch = _first_batch(config, value_range)
+  assert batch.shape == (16, 28, 28, 1) and batch.dtype == np.float32
+  assert len(batch.sharding.device_set) == jax.device_count()
+  assert batch.sharding.spec == jax.sharding.PartitionSpec('data')
+  values = np.asarray(batch)
+  assert values.min() >= value_range[0] and values.max() <= value_range[1]
+  assert values.min() < value_range[0] + 0.1 < value_range[1] - 0.1 < (
+      values.max())
+
+
+def test_data_dir_from_config_or_environment(monkeypatch):
+  monkeypatch.setenv('TFDS_DATA_DIR', '/from/env')
+  assert input_pipeline.resolve_data_dir('') == '/from/env'
+  assert input_pipeline.resolve_data_dir('/from/config') == '/from/config'
+  monkeypatch.delenv('TFDS_DATA_DIR')
+  assert input_pipeline.resolve_data_dir('') is None
+
+
+@pytest.fixture
+def mnist_manual_dir():
+  """The four original MNIST files: required in CI, skipped elsewhere."""
+  path = os.environ.get('MNIST_MANUAL_DIR') or os.path.join(
+      REPO, '..', 'shared', 'downloads', 'mnist')
+  if os.path.exists(os.path.join(path, 'train-images-idx3-ubyte.gz')):
+    return path
+  if os.environ.get('CI'):
+    pytest.fail(f'CI needs the original MNIST files in {path}')
+  pytest.skip('no original MNIST files')
+
+
+@pytest.mark.slow
+def test_offline_build_from_original_files(config, mnist_manual_dir, tmp_path):
+  tfds_cli = shutil.which('tfds', path=os.path.dirname(sys.executable))
+  assert tfds_cli, "the 'prepare' extra installs the tfds command"
+  data_dir = tmp_path / 'data'
+  result = subprocess.run(
+      [tfds_cli, 'build', 'mnist', f'--manual_dir={mnist_manual_dir}',
+       f'--data_dir={data_dir}'], capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  config.data_dir = str(data_dir)
+  assert input_pipeline.image_shape(config) == (28, 28, 1)
+  batch = np.asarray(_first_batch(config, (0.0, 1.0)))
+  assert batch.shape == (16, 28, 28, 1)
+  # Real digits: mostly black background with some white strokes.
+  assert 0.05 < batch.mean() < 0.25 and batch.max() == 1.0
