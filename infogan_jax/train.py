@@ -37,12 +37,12 @@ def grid_latents(spec: latents_lib.CodeSpec, key: jax.Array,
   categorical code to one category. Without categorical codes the grid is
   simply `columns` x `columns` independent draws.
   """
-  rows = spec.categorical[0] if spec.categorical else columns
+  if not spec.categorical:
+    return latents_lib.sample(spec, key, columns * columns)
+  rows = spec.categorical[0]
   base = latents_lib.sample(spec, key, columns)
   tiled = jax.tree.map(lambda x: jnp.tile(x, (rows,) + (1,) * (x.ndim - 1)),
                        base)
-  if not spec.categorical:
-    return latents_lib.sample(spec, key, rows * columns)
   categories = jnp.repeat(jnp.arange(rows), columns)
   return tiled._replace(
       categorical=tiled.categorical.at[:, 0].set(categories))
@@ -69,7 +69,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                        workdir: str) -> train_step_lib.TrainState:
   """Trains (or resumes training) as the config says, writing into workdir."""
   # Validation first: bad input stops here, before any compilation.
-  config_validation.validate(config, device_count=jax.device_count())
+  config_validation.validate(config, device_count=jax.device_count(),
+                             process_count=jax.process_count())
   from infogan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
   image_shape = input_pipeline.image_shape(config)
   config_validation.check_image_shape(config, image_shape)

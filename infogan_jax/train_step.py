@@ -127,6 +127,13 @@ def _sample_latents(gan: InfoGAN, key: jax.Array, n: int,
   return latents
 
 
+def _apply_gradients(net: NetState, tx: optax.GradientTransformation, grads,
+                     batch_stats) -> NetState:
+  updates, opt_state = tx.update(grads, net.opt_state, net.params)
+  return NetState(optax.apply_updates(net.params, updates), batch_stats,
+                  opt_state)
+
+
 def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
                data_sharding: jax.sharding.Sharding | None = None):
   """One iteration: a D (and Q) update, then a G update, fresh latents each.
@@ -157,10 +164,7 @@ def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
 
   (d_loss, d_aux), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
       state.d.params)
-  d_updates, d_opt_state = gan.d_tx.update(d_grads, state.d.opt_state,
-                                           state.d.params)
-  d_state = NetState(optax.apply_updates(state.d.params, d_updates),
-                     d_aux['stats'], d_opt_state)
+  d_state = _apply_gradients(state.d, gan.d_tx, d_grads, d_aux['stats'])
 
   # G half: the updated D judges fresh fakes; D's statistics are not updated.
   g_latents = _sample_latents(gan, g_key, n, data_sharding)
@@ -176,10 +180,7 @@ def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
 
   (g_loss, g_aux), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
       state.g.params)
-  g_updates, g_opt_state = gan.g_tx.update(g_grads, state.g.opt_state,
-                                           state.g.params)
-  g_state = NetState(optax.apply_updates(state.g.params, g_updates),
-                     g_aux['stats'], g_opt_state)
+  g_state = _apply_gradients(state.g, gan.g_tx, g_grads, g_aux['stats'])
 
   metrics = {
       'd_loss': d_loss,
