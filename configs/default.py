@@ -8,6 +8,14 @@ few fields. Any field can also be overridden on the command line, for example
 import ml_collections
 
 
+def select_variant(variants: dict, name: str, config_file: str):
+  """The settings of variant `name` of a config (`--config=FILE:NAME`)."""
+  if name not in variants:
+    raise ValueError(f'{config_file}:{name}: the variant must be one of '
+                     f'{", ".join(variants)}')
+  return variants[name]
+
+
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
 
@@ -27,6 +35,15 @@ def get_config() -> ml_collections.ConfigDict:
   # Needs internet access; off, a missing dataset stops the run at once with
   # instructions for preparing it offline.
   config.download_data = False
+  # For dataset 'image_folder': the folder holding the images, laid out as
+  # IMAGE_FOLDER/<train_split>/<any name>/*.png (or .jpg).
+  config.image_folder = ''
+  # Preprocessing, in this order. center_crop: side of a centred square crop
+  # (0: none). image_channels: 1 (grayscale) or 3 (RGB); 0 keeps the data's.
+  # image_size: resize to image_size x image_size (0: keep).
+  config.center_crop = 0
+  config.image_channels = 0
+  config.image_size = 0
   # Elements held in the tf.data shuffle buffer (per process).
   config.shuffle_buffer_size = 10_000
   # Keep the decoded training split in host memory after the first pass.
@@ -100,8 +117,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = 1_000
   # Number of checkpoints kept; older ones are deleted.
   config.max_checkpoints_to_keep = 3
-  # Columns of the sample grid; its rows are the categories of the first
-  # categorical code (or as many rows as columns when there is none).
+  # Sample grids: one per code. Rows vary that code (each category of a
+  # categorical code; evenly spaced values of a continuous code over
+  # continuous_sweep, in continuous_sweep_steps rows); each of the
+  # sample_grid_columns columns is one draw of z and the other codes.
   config.sample_grid_columns = 10
+  config.continuous_sweep = (-2.0, 2.0)
+  config.continuous_sweep_steps = 7
 
   return config

@@ -80,6 +80,14 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   if not isinstance(config.data_dir, str):
     raise ConfigError('data_dir', config.data_dir, 'must be a string path')
   _int_at_least(config, 'shuffle_buffer_size', 1)
+  if not isinstance(config.image_folder, str):
+    raise ConfigError('image_folder', config.image_folder,
+                      'must be a string path')
+  _int_at_least(config, 'center_crop', 0)
+  _int_at_least(config, 'image_size', 0)
+  if config.image_channels not in (0, 1, 3):
+    raise ConfigError('image_channels', config.image_channels,
+                      "must be 1 (grayscale), 3 (RGB) or 0 (the data's own)")
   for field in ('download_data', 'cache_dataset'):
     if not isinstance(config[field], bool):
       raise ConfigError(field, config[field], 'must be True or False')
@@ -103,6 +111,13 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
                 'checkpoint_every_steps', 'max_checkpoints_to_keep',
                 'sample_grid_columns'):
     _int_at_least(config, field, 1)
+
+  sweep = config.continuous_sweep
+  if (len(sweep) != 2 or not all(_is_real(v) for v in sweep) or
+      sweep[0] >= sweep[1]):
+    raise ConfigError('continuous_sweep', sweep,
+                      'must be a pair (low, high) of numbers with low < high')
+  _int_at_least(config, 'continuous_sweep_steps', 2)
 
   codes = config.model.categorical_codes
   if (isinstance(codes, (str, bytes)) or not hasattr(codes, '__iter__') or

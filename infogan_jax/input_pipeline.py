@@ -15,6 +15,9 @@ import numpy as np
 from infogan_jax.config_validation import ConfigError
 
 
+IMAGE_FOLDER = 'image_folder'
+
+
 class DataNotFoundError(RuntimeError):
   """The dataset is not prepared where TFDS looks, and cannot be downloaded."""
 
@@ -34,24 +37,31 @@ def resolve_data_dir(data_dir: str) -> str | None:
   return data_dir or os.environ.get('TFDS_DATA_DIR') or None
 
 
-def get_builder(name: str, data_dir: str, download: bool = False):
-  """A TFDS builder whose data can be read; DataNotFoundError otherwise.
+def get_builder(config):
+  """The dataset's TFDS builder, with data that can be read.
 
-  With `download`, missing data is downloaded and prepared by TFDS (this needs
-  internet access); without, it must already be prepared in the data_dir.
+  `config.dataset == 'image_folder'` reads images from
+  `config.image_folder`/<split>/<any name>/*.png|jpg with TFDS's ImageFolder.
+  Otherwise the TFDS dataset must be prepared in the data_dir, or
+  `config.download_data` lets TFDS download it (this needs internet access).
+  Raises ConfigError for an unknown name and DataNotFoundError for missing
+  data.
   """
-  _, tfds = _tfds()
-  data_dir = resolve_data_dir(data_dir)
+  tf, tfds = _tfds()
+  if config.dataset == IMAGE_FOLDER:
+    return _image_folder_builder(config, tf, tfds)
+  data_dir = resolve_data_dir(config.data_dir)
   try:
-    builder = tfds.builder(name, data_dir=data_dir)
+    builder = tfds.builder(config.dataset, data_dir=data_dir)
   except tfds.core.DatasetNotFoundError:
     raise ConfigError(
-        'dataset', name,
-        "must be the name of a TFDS dataset, e.g. 'mnist' (see "
-        'tfds.list_builders())') from None
-  if download:
+        'dataset', config.dataset,
+        "must be 'image_folder' or the name of a TFDS dataset, e.g. 'mnist' "
+        '(see tfds.list_builders())') from None
+  if config.download_data:
     builder.download_and_prepare()
   elif not builder.is_prepared():
+    name = config.dataset
     raise DataNotFoundError(
         f"dataset '{name}' is not prepared in data_dir "
         f"'{builder.data_dir_root}'. Either point --config.data_dir (or "
@@ -63,10 +73,74 @@ def get_builder(name: str, data_dir: str, download: bool = False):
   return builder
 
 
+def _image_folder_builder(config, tf, tfds):
+  root = config.image_folder
+  split_dir = os.path.join(root, config.train_split)
+  if not root or not os.path.isdir(split_dir):
+    problem = (f'{split_dir!r} is not a directory' if root else
+               'config.image_folder is not set')
+    raise DataNotFoundError(
+        f"dataset 'image_folder' needs --config.image_folder=DIR with the "
+        f'images in DIR/{config.train_split}/<any name>/*.png (or .jpg); '
+        f'{problem}.')
+  # Files are decoded to the configured channels (RGB when unset).
+  builder = tfds.ImageFolder(
+      root, shape=(None, None, config.image_channels or 3), dtype=tf.uint8)
+  if not builder.info.splits[config.train_split].num_examples:
+    raise DataNotFoundError(
+        f"dataset 'image_folder': no .png or .jpg images under "
+        f'{split_dir}/<any name>/.')
+  return builder
+
+
 def image_shape(config) -> tuple[int, ...]:
-  """Shape (H, W, C) of the training images, from the dataset's metadata."""
-  builder = get_builder(config.dataset, config.data_dir, config.download_data)
-  return tuple(builder.info.features['image'].shape)
+  """Shape (H, W, C) of the training images after preprocessing."""
+  height, width, channels = get_builder(config).info.features['image'].shape
+  if config.center_crop:
+    height = width = config.center_crop
+  if config.image_size:
+    height = width = config.image_size
+  if config.image_channels:
+    channels = config.image_channels
+  if height is None or width is None:
+    raise ConfigError(
+        'image_size', config.image_size,
+        f"dataset '{config.dataset}' has images of varying size; set "
+        'image_size to resize them')
+  return (height, width, channels)
+
+
+def _read_split(config, tfds, seed: int):
+  """This process's share of the training split, unshuffled within files."""
+  builder = get_builder(config)
+  read_config = tfds.ReadConfig(shuffle_seed=seed)
+  if config.dataset == IMAGE_FOLDER:
+    # ImageFolder has no sub-splits: shard the file list per process instead.
+    ds = builder.as_dataset(split=config.train_split, read_config=read_config)
+    return ds.shard(jax.process_count(), jax.process_index())
+  split = tfds.split_for_jax_process(
+      config.train_split, process_index=jax.process_index(),
+      process_count=jax.process_count())
+  return builder.as_dataset(split=split, shuffle_files=True,
+                            read_config=read_config)
+
+
+def preprocess_image(image, config, value_range: tuple[float, float]):
+  """uint8 [H, W, C] -> float32 in `value_range`: crop, channels, resize."""
+  tf, _ = _tfds()
+  if config.center_crop:
+    image = tf.image.resize_with_crop_or_pad(image, config.center_crop,
+                                             config.center_crop)
+  image = tf.cast(image, tf.float32) / 255.0
+  if config.image_channels == 1 and image.shape[-1] == 3:
+    image = tf.image.rgb_to_grayscale(image)
+  elif config.image_channels == 3 and image.shape[-1] == 1:
+    image = tf.image.grayscale_to_rgb(image)
+  if config.image_size:
+    image = tf.image.resize(image, (config.image_size, config.image_size),
+                            method='area', antialias=True)
+  low, high = value_range
+  return tf.clip_by_value(image, 0.0, 1.0) * (high - low) + low
 
 
 def create_train_iterator(config, sharding: jax.sharding.NamedSharding,
@@ -74,28 +148,18 @@ def create_train_iterator(config, sharding: jax.sharding.NamedSharding,
                           start_step: int = 0) -> Iterator[jax.Array]:
   """Yields global batches of training images as sharded `jax.Array`s.
 
-  Every process reads its own slice of the split (`split_for_jax_process`) and
-  contributes batch_size / process_count images to each global batch. Labels
-  are dropped: InfoGAN never sees them. Images are scaled to `value_range`,
-  the generator's output range. The shuffle seed depends on the process and
-  on `start_step`, so a resumed run does not replay the order it has seen.
+  Every process reads its own slice of the split and contributes
+  batch_size / process_count images to each global batch. Labels are dropped:
+  InfoGAN never sees them. Images are preprocessed (`preprocess_image`) into
+  `value_range`, the generator's output range. The shuffle seed depends on
+  the process and on `start_step`, so a resumed run does not replay the order
+  it has seen.
   """
   tf, tfds = _tfds()
-  builder = get_builder(config.dataset, config.data_dir, config.download_data)
-  split = tfds.split_for_jax_process(
-      config.train_split, process_index=jax.process_index(),
-      process_count=jax.process_count())
   seed = config.seed + 1_000_003 * jax.process_index() + start_step
-  ds = builder.as_dataset(
-      split=split, shuffle_files=True,
-      read_config=tfds.ReadConfig(shuffle_seed=seed))
-  low, high = value_range
-
-  def preprocess(example):
-    image = tf.cast(example['image'], tf.float32) / 255.0
-    return image * (high - low) + low
-
-  ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = _read_split(config, tfds, seed)
+  ds = ds.map(lambda ex: preprocess_image(ex['image'], config, value_range),
+              num_parallel_calls=tf.data.AUTOTUNE)
   if config.cache_dataset:
     ds = ds.cache()
   local_batch = config.batch_size // jax.process_count()

@@ -112,20 +112,34 @@ def split_q_output(spec: CodeSpec, q_out: jax.Array) -> QPosterior:
   return QPosterior(tuple(logits), mean, log_std)
 
 
+def categorical_log_likelihoods(posterior: QPosterior,
+                                latents: Latents) -> jax.Array:
+  """log Q(c_i | x) for each categorical code i: [n, len(categorical)]."""
+  columns = [
+      -optax.softmax_cross_entropy_with_integer_labels(
+          logits, latents.categorical[:, i])
+      for i, logits in enumerate(posterior.logits)
+  ]
+  if not columns:
+    return jnp.zeros((latents.noise.shape[0], 0), jnp.float32)
+  return jnp.stack(columns, axis=-1)
+
+
+def continuous_log_likelihoods(posterior: QPosterior,
+                               latents: Latents) -> jax.Array:
+  """log Q(c_j | x) under each code's Gaussian: [n, num_continuous]."""
+  std = 1.0 if posterior.log_std is None else jnp.exp(posterior.log_std)
+  return jax.scipy.stats.norm.logpdf(
+      latents.continuous.astype(jnp.float32), posterior.mean, std)
+
+
 def categorical_log_likelihood(posterior: QPosterior,
                                latents: Latents) -> jax.Array:
   """log Q(c_cat | x) summed over the categorical codes, per example: [n]."""
-  total = jnp.zeros(latents.noise.shape[0], jnp.float32)
-  for i, logits in enumerate(posterior.logits):
-    total -= optax.softmax_cross_entropy_with_integer_labels(
-        logits, latents.categorical[:, i])
-  return total
+  return categorical_log_likelihoods(posterior, latents).sum(-1)
 
 
 def continuous_log_likelihood(posterior: QPosterior,
                               latents: Latents) -> jax.Array:
   """log Q(c_cont | x) under the factored Gaussian, summed per example: [n]."""
-  std = 1.0 if posterior.log_std is None else jnp.exp(posterior.log_std)
-  log_prob = jax.scipy.stats.norm.logpdf(
-      latents.continuous.astype(jnp.float32), posterior.mean, std)
-  return log_prob.sum(-1)
+  return continuous_log_likelihoods(posterior, latents).sum(-1)

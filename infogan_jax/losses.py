@@ -34,21 +34,32 @@ def generator_gan_loss(fake_logits: jax.Array) -> jax.Array:
 
 
 class MutualInformation(NamedTuple):
-  """Lower bounds L_I = E[log Q(c|x)] + H(c), in nats, per code type."""
+  """Lower bounds L_I = E[log Q(c|x)] + H(c), in nats, one per code."""
 
-  categorical: jax.Array
-  continuous: jax.Array
+  categorical_codes: jax.Array  # [len(categorical)]
+  continuous_codes: jax.Array  # [num_continuous]
+
+  @property
+  def categorical(self) -> jax.Array:
+    """The bound for all categorical codes together (they are independent)."""
+    return self.categorical_codes.sum()
+
+  @property
+  def continuous(self) -> jax.Array:
+    """The bound for all continuous codes together."""
+    return self.continuous_codes.sum()
 
 
 def mutual_information(spec: latents_lib.CodeSpec, q_out: jax.Array,
                        latents: latents_lib.Latents) -> MutualInformation:
   """The batch estimate of L_I for the codes that produced the images."""
   posterior = latents_lib.split_q_output(spec, q_out)
-  categorical = latents_lib.categorical_log_likelihood(posterior, latents)
-  continuous = latents_lib.continuous_log_likelihood(posterior, latents)
+  categorical = latents_lib.categorical_log_likelihoods(posterior, latents)
+  continuous = latents_lib.continuous_log_likelihoods(posterior, latents)
   return MutualInformation(
-      categorical=categorical.mean() + spec.categorical_entropy,
-      continuous=continuous.mean() + spec.continuous_entropy,
+      categorical_codes=categorical.mean(0) + jnp.log(
+          jnp.asarray(spec.categorical, jnp.float32)),
+      continuous_codes=continuous.mean(0) + jnp.log(2.0),
   )
 
 

@@ -15,38 +15,15 @@ from absl import logging
 from clu import metric_writers
 from clu import periodic_actions
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
 from infogan_jax import config_validation
 from infogan_jax import images as images_lib
-from infogan_jax import latents as latents_lib
 from infogan_jax import models
 from infogan_jax import train_step as train_step_lib
-
-# ------------------------------------------------------------ the sample grid
-
-
-def grid_latents(spec: latents_lib.CodeSpec, key: jax.Array,
-                 columns: int) -> latents_lib.Latents:
-  """Fixed latents for a sample grid.
-
-  Each column is one draw of z and of the other codes; each row sets the first
-  categorical code to one category. Without categorical codes the grid is
-  simply `columns` x `columns` independent draws.
-  """
-  if not spec.categorical:
-    return latents_lib.sample(spec, key, columns * columns)
-  rows = spec.categorical[0]
-  base = latents_lib.sample(spec, key, columns)
-  tiled = jax.tree.map(lambda x: jnp.tile(x, (rows,) + (1,) * (x.ndim - 1)),
-                       base)
-  categories = jnp.repeat(jnp.arange(rows), columns)
-  return tiled._replace(
-      categorical=tiled.categorical.at[:, 0].set(categories))
-
+from infogan_jax import traversals
 
 # ------------------------------------------------------------ training loop
 
@@ -100,8 +77,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   step_fn = train_step_lib.jit_train_step(gan, mesh)
   sample_fn = jax.jit(gan.generate)
-  sample_latents = grid_latents(
-      gan.spec, jax.random.key(config.seed), config.sample_grid_columns)
+  grids = traversals.code_grids(
+      gan.spec, jax.random.key(config.seed), config.sample_grid_columns,
+      tuple(config.continuous_sweep), config.continuous_sweep_steps)
   low, high = models.output_range(config.model)
   batches = input_pipeline.create_train_iterator(
       config, data_sharding, (low, high), start_step=start_step)
@@ -130,13 +108,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
       if (step % config.sample_every_steps == 0 or
           step == config.num_train_steps):
-        grid = images_lib.make_grid(
-            (np.asarray(sample_fn(state.g.variables(), sample_latents)) - low)
-            / (high - low), columns=config.sample_grid_columns)
-        writer.write_images(step, {'samples': grid[None]})
-        if is_main:
-          images_lib.save_png(grid, os.path.join(sample_dir,
-                                                 f'step_{step:08d}.png'))
+        for name, grid_latents in grids.items():
+          generated = np.asarray(sample_fn(state.g.variables(), grid_latents))
+          grid = images_lib.make_grid((generated - low) / (high - low),
+                                      columns=config.sample_grid_columns)
+          writer.write_images(step, {f'samples/{name}': grid[None]})
+          if is_main:
+            images_lib.save_png(grid, os.path.join(
+                sample_dir, f'step_{step:08d}_{name}.png'))
 
       if (step % config.checkpoint_every_steps == 0 or
           step == config.num_train_steps):

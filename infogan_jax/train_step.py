@@ -193,6 +193,14 @@ def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
       'd_real': d_aux['d_real'],
       'd_fake': d_aux['d_fake'],
   }
+  # With several codes of a type, each code's own bound too.
+  mi = d_aux['mi']
+  if len(gan.spec.categorical) > 1:
+    metrics.update({f'mi_cat{i}_nats': mi.categorical_codes[i]
+                    for i in range(len(gan.spec.categorical))})
+  if gan.spec.num_continuous > 1:
+    metrics.update({f'mi_cont{i}_nats': mi.continuous_codes[i]
+                    for i in range(gan.spec.num_continuous)})
   new_state = state.replace(step=state.step + 1, g=g_state, d=d_state)
   return new_state, metrics
 

@@ -29,4 +29,6 @@ def test_short_run_reaches_two_nats(mnist_data_dir, tmp_path):
   mi = [r['mi_cat_nats'] for r in rows]
   assert mi[0] < 2.0 < mi[-1] <= rows[-1]['h_cat_nats'] + 1e-6, mi
   assert os.listdir(tmp_path / 'checkpoints') == ['300']
-  assert os.listdir(tmp_path / 'samples') == ['step_00000300.png']
+  assert sorted(os.listdir(tmp_path / 'samples')) == [
+      'step_00000300_cat0.png', 'step_00000300_cont0.png',
+      'step_00000300_cont1.png']

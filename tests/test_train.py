@@ -35,10 +35,17 @@ def test_train_writes_metrics_samples_checkpoints(mock_config, tmp_path):
               'd_real', 'd_fake'):
     assert all(np.isfinite(r[key]) for r in rows), key
   samples = sorted(os.listdir(os.path.join(workdir, 'samples')))
-  assert samples == ['step_00000002.png', 'step_00000004.png']
-  grid = np.asarray(Image.open(os.path.join(workdir, 'samples', samples[-1])))
+  assert samples == [f'step_0000000{s}_{code}.png' for s in (2, 4)
+                     for code in ('cat0', 'cont0', 'cont1')]
+  sample_dir = os.path.join(workdir, 'samples')
+  grid = np.asarray(Image.open(os.path.join(sample_dir,
+                                            'step_00000004_cat0.png')))
   # 10 rows (the categories of c1) by 3 columns of 28x28 cells, 2px apart.
   assert grid.shape == (10 * 30 - 2, 3 * 30 - 2)
+  grid = np.asarray(Image.open(os.path.join(sample_dir,
+                                            'step_00000004_cont1.png')))
+  # 7 rows (c3 swept over [-2, 2]) by 3 columns.
+  assert grid.shape == (7 * 30 - 2, 3 * 30 - 2)
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
   with open(os.path.join(workdir, 'config.json')) as f:
     assert json.load(f)['batch_size'] == 16

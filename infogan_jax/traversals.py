@@ -1,0 +1,61 @@
+"""Latents for code-aware sample grids: one grid per code of the layout.
+
+In every grid a column is one draw of z and of the other codes, shared by all
+rows; the rows vary one code: each category of a categorical code, or evenly
+spaced values of a continuous code (beyond the prior's [-1, 1] if asked, as
+in the paper's Figure 2).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from infogan_jax import latents as latents_lib
+
+
+def _tile_columns(spec: latents_lib.CodeSpec, key: jax.Array, rows: int,
+                  columns: int) -> latents_lib.Latents:
+  base = latents_lib.sample(spec, key, columns)
+  return jax.tree.map(lambda x: jnp.tile(x, (rows, 1)), base)
+
+
+def categorical_grid(spec: latents_lib.CodeSpec, key: jax.Array, code: int,
+                     columns: int) -> latents_lib.Latents:
+  """Rows: the categories of categorical code `code`; [K * columns] latents."""
+  rows = spec.categorical[code]
+  lat = _tile_columns(spec, key, rows, columns)
+  categories = jnp.repeat(jnp.arange(rows, dtype=lat.categorical.dtype),
+                          columns)
+  return lat._replace(categorical=lat.categorical.at[:, code].set(categories))
+
+
+def continuous_grid(spec: latents_lib.CodeSpec, key: jax.Array, code: int,
+                    values: Sequence[float],
+                    columns: int) -> latents_lib.Latents:
+  """Rows: `values` of continuous code `code`; [len(values) * columns]."""
+  lat = _tile_columns(spec, key, len(values), columns)
+  row_values = jnp.repeat(jnp.asarray(values, lat.continuous.dtype), columns)
+  return lat._replace(continuous=lat.continuous.at[:, code].set(row_values))
+
+
+def code_grids(spec: latents_lib.CodeSpec, key: jax.Array, columns: int,
+               sweep: tuple[float, float] = (-2.0, 2.0),
+               sweep_steps: int = 7) -> dict[str, latents_lib.Latents]:
+  """Latents of every code's grid, named 'cat0', 'cat1', ..., 'cont0', ...
+
+  All grids share `key`, so column j shows the same z in every grid. With no
+  code at all, a single 'samples' grid of independent draws.
+  """
+  grids = {}
+  for i in range(len(spec.categorical)):
+    grids[f'cat{i}'] = categorical_grid(spec, key, i, columns)
+  values = np.linspace(sweep[0], sweep[1], sweep_steps)
+  for i in range(spec.num_continuous):
+    grids[f'cont{i}'] = continuous_grid(spec, key, i, values, columns)
+  if not grids:
+    grids['samples'] = latents_lib.sample(spec, key, columns * columns)
+  return grids
