@@ -7,9 +7,8 @@ text speaks of 2 continuous codes; that reading is
 Architecture: D/Q body conv64 s2 lReLU, conv128 s2 BN lReLU, conv256 s2 BN
 lReLU; Q head FC128 BN lReLU; G FC 2x2x448 BN ReLU, upconv256 s2 BN ReLU,
 upconv128 s2 ReLU, upconv64 s2 ReLU, upconv3 s2 tanh.
-The paper shows (Figure 4) continuous codes capturing lighting and a
-categorical code capturing the plate context (digit vs. background digits),
-with the central digit's identity largely kept within a row.
+The paper shows (Figure 4) a continuous code capturing lighting and a
+categorical code capturing the plate context.
 
 Command:
   python -m infogan_jax.main --config=configs/svhn.py --workdir=runs/svhn
