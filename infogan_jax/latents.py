@@ -131,15 +131,3 @@ def continuous_log_likelihoods(posterior: QPosterior,
   std = 1.0 if posterior.log_std is None else jnp.exp(posterior.log_std)
   return jax.scipy.stats.norm.logpdf(
       latents.continuous.astype(jnp.float32), posterior.mean, std)
-
-
-def categorical_log_likelihood(posterior: QPosterior,
-                               latents: Latents) -> jax.Array:
-  """log Q(c_cat | x) summed over the categorical codes, per example: [n]."""
-  return categorical_log_likelihoods(posterior, latents).sum(-1)
-
-
-def continuous_log_likelihood(posterior: QPosterior,
-                              latents: Latents) -> jax.Array:
-  """log Q(c_cont | x) under the factored Gaussian, summed per example: [n]."""
-  return continuous_log_likelihoods(posterior, latents).sum(-1)

@@ -71,7 +71,9 @@ def test_categorical_log_likelihood_is_log_softmax():
   lat = latents.sample(SPEC, jax.random.key(0), 6)
   q_out = jax.random.normal(jax.random.key(1), (6, SPEC.q_output_dim))
   post = latents.split_q_output(SPEC, q_out)
-  got = latents.categorical_log_likelihood(post, lat)
+  per_code = latents.categorical_log_likelihoods(post, lat)
+  assert per_code.shape == (6, 2)
+  got = per_code.sum(-1)
   q = np.asarray(q_out, np.float64)
   want = np.zeros(6)
   for row in range(6):
@@ -91,7 +93,7 @@ def test_fixed_std_log_likelihood_is_unit_gaussian():
   c = np.asarray(lat.continuous, np.float64)
   want = (-0.5 * (c - mu)**2 - 0.5 * np.log(2 * np.pi)).sum(-1)
   np.testing.assert_allclose(
-      latents.continuous_log_likelihood(post, lat), want, rtol=1e-5)
+      latents.continuous_log_likelihoods(post, lat).sum(-1), want, rtol=1e-5)
 
 
 def test_learned_std_log_likelihood_is_gaussian():
@@ -105,12 +107,12 @@ def test_learned_std_log_likelihood_is_gaussian():
   want = (-0.5 * ((c - mu) / np.exp(log_std))**2 - log_std -
           0.5 * np.log(2 * np.pi)).sum(-1)
   np.testing.assert_allclose(
-      latents.continuous_log_likelihood(post, lat), want, rtol=1e-5)
+      latents.continuous_log_likelihoods(post, lat).sum(-1), want, rtol=1e-5)
 
 
 def test_no_codes_give_zero_likelihood():
   spec = latents.CodeSpec(4, (), 0)
   lat = latents.sample(spec, jax.random.key(0), 3)
   post = latents.split_q_output(spec, jnp.zeros((3, 0)))
-  np.testing.assert_array_equal(latents.categorical_log_likelihood(post, lat), 0)
-  np.testing.assert_array_equal(latents.continuous_log_likelihood(post, lat), 0)
+  assert latents.categorical_log_likelihoods(post, lat).shape == (3, 0)
+  assert latents.continuous_log_likelihoods(post, lat).shape == (3, 0)
