@@ -52,14 +52,24 @@ class CodeSpec:
     return sum(self.categorical) + per_continuous * self.num_continuous
 
   @property
+  def categorical_entropies(self) -> tuple[float, ...]:
+    """H(c_i) of each uniform categorical code, in nats: ln K."""
+    return tuple(math.log(k) for k in self.categorical)
+
+  @property
+  def continuous_entropies(self) -> tuple[float, ...]:
+    """Differential entropy of each Unif(-1, 1) code, in nats: ln 2."""
+    return (math.log(2.0),) * self.num_continuous
+
+  @property
   def categorical_entropy(self) -> float:
-    """H(c) of the uniform categorical codes, in nats: sum of ln K."""
-    return float(sum(math.log(k) for k in self.categorical))
+    """H(c) of all categorical codes together: sum of ln K."""
+    return float(sum(self.categorical_entropies))
 
   @property
   def continuous_entropy(self) -> float:
-    """Differential entropy of the Unif(-1, 1) codes, in nats: ln 2 each."""
-    return self.num_continuous * math.log(2.0)
+    """Differential entropy of all continuous codes together."""
+    return float(sum(self.continuous_entropies))
 
 
 class Latents(NamedTuple):

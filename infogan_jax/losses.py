@@ -57,9 +57,10 @@ def mutual_information(spec: latents_lib.CodeSpec, q_out: jax.Array,
   categorical = latents_lib.categorical_log_likelihoods(posterior, latents)
   continuous = latents_lib.continuous_log_likelihoods(posterior, latents)
   return MutualInformation(
-      categorical_codes=categorical.mean(0) + jnp.log(
-          jnp.asarray(spec.categorical, jnp.float32)),
-      continuous_codes=continuous.mean(0) + jnp.log(2.0),
+      categorical_codes=categorical.mean(0) + jnp.asarray(
+          spec.categorical_entropies, jnp.float32),
+      continuous_codes=continuous.mean(0) + jnp.asarray(
+          spec.continuous_entropies, jnp.float32),
   )
 
 
