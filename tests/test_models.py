@@ -1,5 +1,6 @@
 """Models: the paper's MNIST architecture, shapes, parameter counts, init."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -110,3 +111,58 @@ def test_parse_layer(text, spec):
 def test_parse_layer_rejects(text):
   with pytest.raises(ValueError, match='bad layer'):
     models.parse_layer(text)
+
+
+@pytest.mark.parametrize('kernel, stride', [(4, 2), (3, 2), (4, 1), (5, 3),
+                                            (1, 2), (2, 3)])
+def test_conv_transpose_same_equals_lax(kernel, stride):
+  x = jax.random.normal(jax.random.key(0), (2, 5, 4, 3))
+  w = jax.random.normal(jax.random.key(1), (kernel, kernel, 3, 6))
+  dn = ('NHWC', 'HWIO', 'NHWC')
+
+  def reference(x, w):
+    return jax.lax.conv_transpose(x, w, (stride, stride), 'SAME',
+                                  dimension_numbers=dn)
+
+  def fast(x, w):
+    return models.conv_transpose_same(x, w, stride)
+
+  expected = reference(x, w)
+  assert expected.shape == (2, 5 * stride, 4 * stride, 6)
+  np.testing.assert_allclose(fast(x, w), expected, rtol=1e-5, atol=1e-5)
+  # And the gradients with respect to both inputs.
+  probe = jax.random.normal(jax.random.key(2), expected.shape)
+  grads = [jax.grad(lambda x, w, f=f: (f(x, w) * probe).sum(), (0, 1))(x, w)
+           for f in (reference, fast)]
+  for a, b in zip(*grads):
+    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+
+
+def test_conv_transpose_module_matches_flax():
+  x = jax.random.normal(jax.random.key(0), (2, 7, 7, 8))
+  ours = models.ConvTranspose(4, 4, 2)
+  flax_layer = nn.ConvTranspose(4, (4, 4), (2, 2), padding='SAME')
+  variables = ours.init(jax.random.key(1), x)
+  assert (jax.tree.map(jnp.shape, variables) ==
+          jax.tree.map(jnp.shape, flax_layer.init(jax.random.key(1), x)))
+  np.testing.assert_allclose(ours.apply(variables, x),
+                             flax_layer.apply(variables, x),
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_bfloat16_compute_keeps_float32_parameters_and_outputs():
+  config = mnist.get_config()
+  config.model.compute_dtype = 'bfloat16'
+  generator, discriminator = models.build_models(config.model)
+  z = jnp.zeros((2, latents.CodeSpec.from_config(config.model).input_dim))
+  g_vars = generator.init(jax.random.key(0), z, train=False)
+  images = generator.apply(g_vars, z, train=False)
+  d_vars = discriminator.init(jax.random.key(1), images, train=False)
+  logits, q_out = discriminator.apply(d_vars, images, train=False)
+  for leaf in jax.tree.leaves((g_vars, d_vars)):
+    assert leaf.dtype == jnp.float32
+  assert images.dtype == logits.dtype == q_out.dtype == jnp.float32
+  # The layers do compute in bfloat16: the HLO has bfloat16 dots.
+  hlo = jax.jit(lambda v, z: generator.apply(v, z, train=False)).lower(
+      g_vars, z).as_text()
+  assert 'bf16' in hlo
