@@ -111,6 +111,17 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
                 'checkpoint_every_steps', 'max_checkpoints_to_keep',
                 'sample_grid_columns'):
     _int_at_least(config, field, 1)
+  _int_at_least(config, 'steps_per_call', 1)
+  for field in ('log_every_steps', 'sample_every_steps',
+                'checkpoint_every_steps', 'num_train_steps'):
+    if config[field] % config.steps_per_call:
+      raise ConfigError(
+          'steps_per_call', config.steps_per_call,
+          f'must divide {field} ({config[field]}), as it must divide the '
+          'logging, sampling and checkpoint intervals and num_train_steps')
+  if not isinstance(config.data_on_device, bool):
+    raise ConfigError('data_on_device', config.data_on_device,
+                      'must be True or False')
 
   sweep = config.continuous_sweep
   if (len(sweep) != 2 or not all(_is_real(v) for v in sweep) or
@@ -144,6 +155,9 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   _real_in(config, 'model.batch_norm_momentum', 0.0, 1.0)
   _real_in(config, 'model.batch_norm_epsilon', 0.0, low_open=True)
   _real_in(config, 'model.init_std', 0.0, low_open=True)
+  if config.model.compute_dtype not in models.COMPUTE_DTYPES:
+    raise ConfigError('model.compute_dtype', config.model.compute_dtype,
+                      f'must be one of {tuple(models.COMPUTE_DTYPES)}')
 
 
 def check_image_shape(config, image_shape: tuple[int, ...]) -> None:

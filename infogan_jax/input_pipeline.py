@@ -12,6 +12,7 @@ from typing import Iterator
 import jax
 import numpy as np
 
+from infogan_jax import train_step
 from infogan_jax.config_validation import ConfigError
 
 
@@ -145,8 +146,13 @@ def preprocess_image(image, config, value_range: tuple[float, float]):
 
 def create_train_iterator(config, sharding: jax.sharding.NamedSharding,
                           value_range: tuple[float, float],
-                          start_step: int = 0) -> Iterator[jax.Array]:
+                          start_step: int = 0,
+                          steps_per_call: int = 1) -> Iterator[jax.Array]:
   """Yields global batches of training images as sharded `jax.Array`s.
+
+  Each item stacks `steps_per_call` batches on a new leading axis,
+  [steps_per_call, batch, H, W, C], for `train_step.jit_train_steps`;
+  `sharding` must shard axis 1.
 
   Every process reads its own slice of the split and contributes
   batch_size / process_count images to each global batch. Labels are dropped:
@@ -165,6 +171,30 @@ def create_train_iterator(config, sharding: jax.sharding.NamedSharding,
   local_batch = config.batch_size // jax.process_count()
   ds = ds.repeat().shuffle(config.shuffle_buffer_size, seed=seed)
   ds = ds.batch(local_batch, drop_remainder=True)
+  ds = ds.batch(steps_per_call)
   ds = ds.prefetch(tf.data.AUTOTUNE)
   for local in tfds.as_numpy(ds):
     yield jax.make_array_from_process_local_data(sharding, np.asarray(local))
+
+
+def load_device_dataset(config, sharding: jax.sharding.NamedSharding,
+                        value_range: tuple[float, float]):
+  """The whole training split, preprocessed, as a replicated DeviceDataset.
+
+  Every process reads the whole split (not its share): each device holds all
+  of it and draws the global batch by index inside the jitted step.
+  """
+  tf, tfds = _tfds()
+  ds = get_builder(config).as_dataset(split=config.train_split)
+  ds = ds.map(lambda ex: preprocess_image(ex['image'], config, value_range),
+              num_parallel_calls=tf.data.AUTOTUNE)
+  images = np.concatenate(list(tfds.as_numpy(ds.batch(4096))))
+  if len(images) < config.batch_size:
+    raise ConfigError(
+        'data_on_device', True,
+        f'the split has {len(images)} images, fewer than batch_size '
+        f'({config.batch_size})')
+  key = jax.random.key_data(jax.random.fold_in(jax.random.key(config.seed), 1))
+  return train_step.DeviceDataset(
+      images=jax.make_array_from_process_local_data(sharding, images),
+      key=jax.device_put(key, sharding))

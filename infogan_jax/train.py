@@ -8,6 +8,7 @@ periodic logging, sample grids and checkpoints. The step itself lives in
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 
@@ -64,8 +65,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   # Mesh, model, state.
   mesh = train_step_lib.make_mesh()
-  data_sharding = jax.sharding.NamedSharding(
-      mesh, jax.sharding.PartitionSpec('data'))
   gan = train_step_lib.InfoGAN.from_config(config)
   state = train_step_lib.create_state(gan, config.seed, image_shape, mesh)
   checkpoints = _checkpoint_manager(workdir, config)
@@ -74,15 +73,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         checkpoints.latest_step(), args=ocp.args.StandardRestore(state))
     logging.info('Resumed from checkpoint at step %d.', int(state.step))
   start_step = int(state.step)
+  per_call = config.steps_per_call
+  if start_step % per_call:
+    raise config_validation.ConfigError(
+        'steps_per_call', per_call,
+        f'the checkpoint in {workdir} is at step {start_step}; resume with a '
+        'steps_per_call that divides it')
 
-  step_fn = train_step_lib.jit_train_step(gan, mesh)
+  step_fn = train_step_lib.jit_train_steps(
+      gan, mesh, per_call, config.batch_size, config.data_on_device)
   sample_fn = jax.jit(gan.generate)
   grids = traversals.code_grids(
       gan.spec, jax.random.key(config.seed), config.sample_grid_columns,
       tuple(config.continuous_sweep), config.continuous_sweep_steps)
   low, high = models.output_range(config.model)
-  batches = input_pipeline.create_train_iterator(
-      config, data_sharding, (low, high), start_step=start_step)
+  if config.data_on_device:
+    dataset = input_pipeline.load_device_dataset(
+        config, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
+        (low, high))
+    batches = itertools.repeat(dataset)
+  else:
+    batches = input_pipeline.create_train_iterator(
+        config, train_step_lib.stacked_data_sharding(mesh), (low, high), start_step=start_step, steps_per_call=per_call)
 
   hooks = []
   if is_main:
@@ -92,15 +104,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   logging.info('Training from step %d to %d on %d device(s).', start_step,
                config.num_train_steps, jax.device_count())
   with metric_writers.ensure_flushes(writer):
-    for step in range(start_step + 1, config.num_train_steps + 1):
+    for step in range(start_step + per_call, config.num_train_steps + 1,
+                      per_call):
       with jax.profiler.StepTraceAnnotation('train', step_num=step):
         state, metrics = step_fn(state, next(batches))
-      history.append(metrics)
+      history.append(metrics)  # each value has one entry per step
       for hook in hooks:
         hook(step)
 
       if step % config.log_every_steps == 0 or step == config.num_train_steps:
-        scalars = jax.tree.map(lambda *x: float(np.mean(x)), *history)
+        scalars = jax.tree.map(lambda *x: float(np.mean(np.concatenate(x))),
+                               *history)
         history = []
         writer.write_scalars(step, scalars)
         if is_main:

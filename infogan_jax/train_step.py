@@ -205,19 +205,90 @@ def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
   return new_state, metrics
 
 
+@flax.struct.dataclass
+class DeviceDataset:
+  """A whole training split held on the devices, for `data_on_device`."""
+
+  images: jax.Array  # [N, H, W, C], replicated, in G's output range
+  key: jax.Array  # raw key data for the epoch permutations
+
+  def batch(self, step: jax.Array, batch_size: int) -> jax.Array:
+    """The batch of iteration `step` (0-based): each epoch a new permutation.
+
+    The last partial batch of each epoch is dropped, as in the tf.data path.
+    """
+    steps_per_epoch = self.images.shape[0] // batch_size
+    epoch, position = jnp.divmod(step, steps_per_epoch)
+    order = jax.random.permutation(
+        jax.random.fold_in(jax.random.wrap_key_data(self.key), epoch),
+        self.images.shape[0])
+    indices = jax.lax.dynamic_slice_in_dim(order, position * batch_size,
+                                           batch_size)
+    return jnp.take(self.images, indices, axis=0)
+
+
+def train_steps(gan: InfoGAN, state: TrainState, batches,
+                num_steps: int, batch_size: int,
+                data_sharding: jax.sharding.Sharding | None = None):
+  """`num_steps` train steps in one lax.scan; metrics stacked on axis 0.
+
+  `batches` is either [num_steps, batch, H, W, C], or a DeviceDataset from
+  which each step draws its own batch.
+  """
+  on_device = isinstance(batches, DeviceDataset)
+
+  def body(state, batch):
+    if on_device:
+      batch = batches.batch(state.step, batch_size)
+      if data_sharding is not None:
+        batch = jax.lax.with_sharding_constraint(batch, data_sharding)
+    return train_step(gan, state, batch, data_sharding)
+
+  return jax.lax.scan(body, state, None if on_device else batches,
+                      length=num_steps)
+
+
 def make_mesh(devices=None) -> jax.sharding.Mesh:
   """A 1-D data-parallel mesh over the given devices (default: all of them)."""
   devices = jax.devices() if devices is None else devices
   return jax.sharding.Mesh(np.asarray(devices), ('data',))
 
 
-def jit_train_step(gan: InfoGAN, mesh: jax.sharding.Mesh):
-  """The train step jitted for `mesh`: state replicated and donated, batch sharded."""
+def _shardings(mesh: jax.sharding.Mesh):
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
   data = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('data'))
+  return replicated, data
+
+
+def stacked_data_sharding(mesh: jax.sharding.Mesh) -> jax.sharding.Sharding:
+  """Sharding of [steps, batch, ...] stacks: the batch axis over 'data'."""
+  return jax.sharding.NamedSharding(mesh,
+                                    jax.sharding.PartitionSpec(None, 'data'))
+
+
+def jit_train_step(gan: InfoGAN, mesh: jax.sharding.Mesh):
+  """The train step jitted for `mesh`: state replicated and donated, batch sharded."""
+  replicated, data = _shardings(mesh)
   step = functools.partial(train_step, gan, data_sharding=data)
   return jax.jit(step, in_shardings=(replicated, data),
                  out_shardings=(replicated, replicated), donate_argnums=0)
+
+
+def jit_train_steps(gan: InfoGAN, mesh: jax.sharding.Mesh, num_steps: int,
+                    batch_size: int, data_on_device: bool = False):
+  """`train_steps` jitted for `mesh`: (state, batches or dataset) -> ...
+
+  The state is replicated and donated; stacked batches are sharded on their
+  batch axis, a DeviceDataset is replicated.
+  """
+  replicated, data = _shardings(mesh)
+  stacked = stacked_data_sharding(mesh)
+  steps = functools.partial(train_steps, gan, num_steps=num_steps,
+                            batch_size=batch_size, data_sharding=data)
+  return jax.jit(
+      steps, in_shardings=(replicated,
+                           replicated if data_on_device else stacked),
+      out_shardings=(replicated, replicated), donate_argnums=0)
 
 
 def create_state(gan: InfoGAN, seed: int, image_shape: tuple[int, ...],

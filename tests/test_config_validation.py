@@ -35,6 +35,9 @@ BAD = [
     ('model.batch_norm_momentum', 1.5, 'batch_norm_momentum'),
     ('max_checkpoints_to_keep', 0, 'max_checkpoints_to_keep'),
     ('model.noise_dim', -3, 'noise_dim'),
+    ('steps_per_call', 0, 'steps_per_call'),
+    ('steps_per_call', 3, 'must divide log_every_steps (2)'),
+    ('model.compute_dtype', 'float16', "one of ('float32', 'bfloat16')"),
 ]
 
 

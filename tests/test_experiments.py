@@ -20,6 +20,7 @@ from infogan_jax import input_pipeline
 from infogan_jax import latents
 from infogan_jax import models
 from infogan_jax import train
+from infogan_jax import train_step
 
 
 def dense(n_in, n_out, bias=True):
@@ -162,11 +163,9 @@ def test_image_folder_is_converted_and_resized(tmp_path):
   config.image_folder = _image_folder(tmp_path)
   config.batch_size = 8
   assert input_pipeline.image_shape(config) == (32, 32, 1)
-  mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ('data',))
-  sharding = jax.sharding.NamedSharding(mesh,
-                                        jax.sharding.PartitionSpec('data'))
+  sharding = train_step.stacked_data_sharding(train_step.make_mesh())
   batch = np.asarray(next(input_pipeline.create_train_iterator(
-      config, sharding, (0.0, 1.0))))
+      config, sharding, (0.0, 1.0)))[0])
   assert batch.shape == (8, 32, 32, 1)
   assert 0.0 <= batch.min() and batch.max() <= 1.0 and batch.std() > 0.01
 

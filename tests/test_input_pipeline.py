@@ -17,11 +17,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _first_batch(config, value_range):
-  mesh = train_step.make_mesh()
-  sharding = jax.sharding.NamedSharding(mesh,
-                                        jax.sharding.PartitionSpec('data'))
+  sharding = train_step.stacked_data_sharding(train_step.make_mesh())
   return next(input_pipeline.create_train_iterator(config, sharding,
-                                                   value_range))
+                                                   value_range))[0]
 
 
 @pytest.mark.parametrize('value_range', [(0.0, 1.0), (-1.0, 1.0)])
@@ -73,3 +71,26 @@ def test_offline_build_from_original_files(config, mnist_manual_dir, tmp_path):
   assert batch.shape == (16, 28, 28, 1)
   # Real digits: mostly black background with some white strokes.
   assert 0.05 < batch.mean() < 0.25 and batch.max() == 1.0
+
+
+def test_device_dataset_holds_the_pipelines_images(config):
+  config.download_data = True
+  config.batch_size = 8
+  replicated = jax.sharding.NamedSharding(train_step.make_mesh(),
+                                          jax.sharding.PartitionSpec())
+  with tfds.testing.mock_data(num_examples=24):
+    dataset = input_pipeline.load_device_dataset(config, replicated,
+                                                 (-1.0, 1.0))
+    config.shuffle_buffer_size = 1  # the pipeline's order, unshuffled
+    config.steps_per_call = 3
+    sharding = train_step.stacked_data_sharding(train_step.make_mesh())
+    epoch = np.asarray(next(input_pipeline.create_train_iterator(
+        config, sharding, (-1.0, 1.0), steps_per_call=3)))
+  assert dataset.images.shape == (24, 28, 28, 1)
+  assert dataset.images.sharding.is_fully_replicated
+  # The same 24 preprocessed images, in whatever order each path reads them.
+  def by_content(images):
+    images = np.asarray(images).reshape(len(images), -1)
+    return images[np.lexsort(images.T[::-1])]
+  np.testing.assert_allclose(by_content(dataset.images),
+                             by_content(epoch.reshape(24, 28, 28, 1)))

@@ -8,6 +8,7 @@ from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
 
+from infogan_jax import config_validation
 from infogan_jax import train
 
 
@@ -74,3 +75,30 @@ def test_finished_run_does_no_more_steps(mock_config, tmp_path):
   np.testing.assert_array_equal(first.g.params['Dense_0']['kernel'],
                                 again.g.params['Dense_0']['kernel'])
   assert len(_read_metrics(workdir)) == 2
+
+
+def test_data_on_device_with_scanned_steps(mock_config, tmp_path):
+  workdir = str(tmp_path)
+  mock_config.data_on_device = True
+  mock_config.steps_per_call = 2
+  with tfds.testing.mock_data(num_examples=40):
+    state = train.train_and_evaluate(mock_config, workdir)
+  assert int(state.step) == 4
+  rows = _read_metrics(workdir)
+  assert [r['step'] for r in rows] == [2, 4]
+  assert all(np.isfinite(r['d_loss']) for r in rows)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
+
+
+def test_resume_needs_a_steps_per_call_dividing_the_checkpoint(
+    mock_config, tmp_path):
+  workdir = str(tmp_path)
+  mock_config.num_train_steps = mock_config.checkpoint_every_steps = 2
+  with tfds.testing.mock_data(num_examples=40):
+    train.train_and_evaluate(mock_config, workdir)
+    mock_config.steps_per_call = 3
+    mock_config.num_train_steps = 6
+    mock_config.log_every_steps = mock_config.sample_every_steps = 3
+    mock_config.checkpoint_every_steps = 3
+    with pytest.raises(config_validation.ConfigError, match='steps_per_call'):
+      train.train_and_evaluate(mock_config, workdir)

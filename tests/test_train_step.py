@@ -94,3 +94,66 @@ def test_state_is_donated(config, images):
   kernel = state.g.params['Dense_0']['kernel']
   step_fn(state, images)
   assert kernel.is_deleted()
+
+
+def test_scanned_steps_equal_single_steps(config, images):
+  mesh = train_step.make_mesh()
+  gan = train_step.InfoGAN.from_config(config)
+  rng = np.random.default_rng(1)
+  batches = rng.uniform(size=(3, *images.shape)).astype(np.float32)
+
+  single = train_step.create_state(gan, 0, (28, 28, 1), mesh)
+  step_fn = train_step.jit_train_step(gan, mesh)
+  single_metrics = []
+  for batch in batches:
+    single, metrics = step_fn(single, batch)
+    single_metrics.append(metrics)
+
+  scanned = train_step.create_state(gan, 0, (28, 28, 1), mesh)
+  scanned, stacked = train_step.jit_train_steps(gan, mesh, 3, 16)(
+      scanned, batches)
+  assert int(scanned.step) == 3
+  for key in single_metrics[0]:
+    np.testing.assert_allclose(stacked[key],
+                               [m[key] for m in single_metrics],
+                               rtol=1e-4, atol=1e-5)
+  for a, b in zip(jax.tree.leaves(single), jax.tree.leaves(scanned)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _device_dataset(n):
+  images = np.arange(n, dtype=np.float32).reshape(n, 1, 1, 1)
+  return train_step.DeviceDataset(
+      images=images, key=jax.random.key_data(jax.random.key(7)))
+
+
+def test_device_dataset_draws_each_example_once_per_epoch():
+  dataset = _device_dataset(50)  # 3 batches of 16 per epoch, 2 dropped
+  batch = jax.jit(dataset.batch, static_argnums=1)
+  epochs = [[np.asarray(batch(step, 16)).ravel()
+             for step in range(3 * e, 3 * e + 3)] for e in range(2)]
+  for epoch in epochs:
+    drawn = np.concatenate(epoch)
+    assert len(set(drawn)) == 48 and set(drawn) <= set(range(50))
+  assert not np.array_equal(epochs[0][0], epochs[1][0])  # a new order
+  # A pure function of the step: the same step gives the same batch.
+  np.testing.assert_array_equal(np.ravel(batch(4, 16)), epochs[1][1])
+
+
+def test_device_data_steps_equal_steps_on_the_same_batches(config):
+  """Drawing batches inside the step changes nothing but where they come from."""
+  mesh = train_step.make_mesh()
+  gan = train_step.InfoGAN.from_config(config)
+  rng = np.random.default_rng(2)
+  dataset = train_step.DeviceDataset(
+      images=rng.uniform(size=(40, 28, 28, 1)).astype(np.float32),
+      key=jax.random.key_data(jax.random.key(3)))
+  batches = np.stack([dataset.batch(step, 16) for step in range(2)])
+
+  fed = train_step.create_state(gan, 0, (28, 28, 1), mesh)
+  fed, _ = train_step.jit_train_steps(gan, mesh, 2, 16)(fed, batches)
+  drawn = train_step.create_state(gan, 0, (28, 28, 1), mesh)
+  drawn, _ = train_step.jit_train_steps(
+      gan, mesh, 2, 16, data_on_device=True)(drawn, dataset)
+  for a, b in zip(jax.tree.leaves(fed), jax.tree.leaves(drawn)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
