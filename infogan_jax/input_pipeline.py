@@ -111,6 +111,11 @@ def image_shape(config) -> tuple[int, ...]:
   return (height, width, channels)
 
 
+def num_train_examples(config) -> int:
+  """Number of examples in the training split, from the dataset's metadata."""
+  return get_builder(config).info.splits[config.train_split].num_examples
+
+
 def _read_split(config, tfds, seed: int):
   """This process's share of the training split, unshuffled within files."""
   builder = get_builder(config)

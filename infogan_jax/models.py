@@ -84,7 +84,10 @@ def conv_transpose_same(x: jax.Array, kernel: jax.Array,
   n, h, w, _ = x.shape
   # lax's SAME padding of the dilated input, before the first pixel.
   before = k - 1 if s > k - 1 else -(-(k + s - 2) // 2)
-  taps = jnp.einsum('nhwc,ijcd->nhwijd', x, kernel)
+  c, d = kernel.shape[2:]
+  # [n*h*w, c] x [c, k*k*d]: one plain matmul, the fastest layout on CPU.
+  taps = (x.reshape(-1, c) @ kernel.transpose(2, 0, 1, 3).reshape(c, -1)
+          ).reshape(n, h, w, k, k, d)
   zero = jnp.zeros((), taps.dtype)
 
   def phase_and_shift(tap):
@@ -92,7 +95,7 @@ def conv_transpose_same(x: jax.Array, kernel: jax.Array,
     # i.e. on pixel m + shift of phase (before - t) mod s.
     return (before - tap) % s, (before - tap) // s
 
-  phases = [[jnp.zeros((n, h, w, kernel.shape[-1]), taps.dtype)
+  phases = [[jnp.zeros((n, h, w, d), taps.dtype)
              for _ in range(s)] for _ in range(s)]
   for i in range(k):
     row, di = phase_and_shift(i)

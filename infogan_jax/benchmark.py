@@ -1,0 +1,265 @@
+"""Speed of the train step: `python -m infogan_jax.benchmark --config=CONFIG`.
+
+Times the same jitted call that `train.py` runs (`steps_per_call` iterations
+of one D update and one G update) and reports compile time, steady-state
+steps/s and images/s (the median over several timed windows after warm-up,
+each ended by `block_until_ready`), FLOPs per step from XLA's cost analysis,
+the GFLOP/s that makes, and the devices. It prints a table and, as its last
+line, one JSON object with the same figures.
+
+  --data=synthetic  random images of the dataset's shape (no TensorFlow).
+  --data=real       the TFDS input pipeline (or, with data_on_device, the
+                    split held on the devices), timed beside synthetic data
+                    in the same run; the JSON gets real_over_synthetic.
+  --compare_torch   also times a PyTorch eager version of the paper's MNIST
+                    step (`torch_reference.py`; needs `pip install torch`)
+                    and reports the ratio of images/s.
+  --profile_dir=DIR writes a JAX profiler trace of one timed window there and
+                    prints where the time goes: the busiest operations and
+                    how busy each XLA:CPU worker thread was.
+"""
+
+from __future__ import annotations
+
+import collections
+import glob
+import json
+import os
+import statistics
+import sys
+import time
+
+from absl import app
+from absl import flags
+import jax
+from ml_collections import config_flags
+import numpy as np
+
+from infogan_jax import config_validation
+from infogan_jax import models
+from infogan_jax import train_step as train_step_lib
+
+FLAGS = flags.FLAGS
+_STEPS = flags.DEFINE_integer(
+    'steps', 20, 'Iterations per timed window (rounded up to a multiple of '
+    'steps_per_call).')
+_WINDOWS = flags.DEFINE_integer('windows', 5, 'Timed windows; the median '
+                                'is reported.')
+_WARMUP = flags.DEFINE_integer('warmup_calls', 2, 'Untimed calls after '
+                               'compiling.')
+_DATA = flags.DEFINE_enum('data', 'synthetic', ['synthetic', 'real'],
+                          'Where batches come from.')
+_SYNTHETIC_EXAMPLES = flags.DEFINE_integer(
+    'synthetic_examples', 60_000, 'Size of the synthetic split held on the '
+    'devices when data_on_device is set (MNIST has 60,000).')
+_COMPARE_TORCH = flags.DEFINE_bool('compare_torch', False, 'Also time the '
+                                   'PyTorch eager reference step.')
+_PROFILE_DIR = flags.DEFINE_string('profile_dir', None, 'Write a profiler '
+                                   'trace of one window here and summarise it.')
+config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
+                                lock_config=True)
+flags.mark_flags_as_required(['config'])
+
+
+def _synthetic_source(config, mesh, image_shape, value_range):
+  """An endless source of random images, in the form the jitted call takes."""
+  low, high = value_range
+  rng = np.random.default_rng(0)
+  if config.data_on_device:
+    images = rng.uniform(low, high, (_SYNTHETIC_EXAMPLES.value, *image_shape))
+    replicated = jax.sharding.NamedSharding(mesh,
+                                            jax.sharding.PartitionSpec())
+    dataset = train_step_lib.DeviceDataset(
+        images=jax.device_put(images.astype(np.float32), replicated),
+        key=jax.device_put(jax.random.key_data(jax.random.key(0)), replicated))
+    while True:
+      yield dataset
+  sharding = train_step_lib.stacked_data_sharding(mesh)
+  shape = (config.steps_per_call, config.batch_size, *image_shape)
+  # A few distinct batches, already on the devices: only the step is timed.
+  batches = [jax.device_put(rng.uniform(low, high, shape).astype(np.float32),
+                            sharding) for _ in range(4)]
+  while True:
+    yield from batches
+
+
+def _real_source(config, mesh, value_range):
+  from infogan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  if config.data_on_device:
+    dataset = input_pipeline.load_device_dataset(
+        config, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
+        value_range)
+    while True:
+      yield dataset
+  yield from input_pipeline.create_train_iterator(
+      config, train_step_lib.stacked_data_sharding(mesh), value_range,
+      steps_per_call=config.steps_per_call)
+
+
+def _time_windows(call, state, source, calls_per_window: int,
+                  warmup_calls: int | None = None):
+  """Median seconds per window, and the state after the last window."""
+  for _ in range(_WARMUP.value if warmup_calls is None else warmup_calls):
+    state, _ = call(state, next(source))
+  jax.block_until_ready(state)
+  seconds = []
+  for _ in range(_WINDOWS.value):
+    start = time.perf_counter()
+    for _ in range(calls_per_window):
+      state, _ = call(state, next(source))
+    jax.block_until_ready(state)
+    seconds.append(time.perf_counter() - start)
+  return statistics.median(seconds), state
+
+
+def _summarise_profile(profile_dir: str, steps: int) -> list[str]:
+  """Busiest XLA operations and worker-thread occupancy, from the trace."""
+  path = sorted(glob.glob(os.path.join(profile_dir, '**', '*.xplane.pb'),
+                          recursive=True), key=os.path.getmtime)[-1]
+  profile = jax.profiler.ProfileData.from_file(path)
+  by_kind = collections.Counter()
+  busy = collections.Counter()
+  first, last = float('inf'), 0.0
+  for plane in profile.planes:
+    for line in plane.lines:
+      if 'XLAEigen' not in line.name:  # the XLA:CPU worker threads
+        continue
+      for event in line.events:
+        if event.name.startswith(('ThunkExecutor', 'ThreadpoolListener')):
+          continue
+        # 'ynn_fusion.41' -> 'ynn_fusion': matmuls and convolutions.
+        by_kind[event.name.split('.')[0]] += event.duration_ns
+        busy[line.name] += event.duration_ns
+        first = min(first, event.start_ns)
+        last = max(last, event.start_ns + event.duration_ns)
+  if not busy:
+    return [f'profile: {path} (no XLA:CPU worker threads in it)']
+  span = last - first
+  lines = [f'profile: {path}',
+           f'  worker threads busy: ' + ', '.join(
+               f'{100 * t / span:.0f}%' for t in busy.values()) +
+           f' of {span / 1e6:.0f} ms']
+  total = sum(by_kind.values())
+  for kind, ns in by_kind.most_common(8):
+    lines.append(f'  {kind:32s} {ns / 1e6 / steps:8.2f} ms/step '
+                 f'({100 * ns / total:4.1f}%)')
+  return lines
+
+
+def run(config) -> dict:
+  """Benchmarks `config`; returns the figures the JSON line holds."""
+  config_validation.validate(config, device_count=jax.device_count(),
+                             process_count=jax.process_count())
+  image_shape = models.generator_output_shape(config.model)
+  value_range = models.output_range(config.model)
+  per_call = config.steps_per_call
+  calls = -(-_STEPS.value // per_call)
+  mesh = train_step_lib.make_mesh()
+  gan = train_step_lib.InfoGAN.from_config(config)
+  state = train_step_lib.create_state(gan, config.seed, image_shape, mesh)
+  call = train_step_lib.jit_train_steps(gan, mesh, per_call,
+                                        config.batch_size,
+                                        config.data_on_device)
+
+  synthetic = _synthetic_source(config, mesh, image_shape, value_range)
+  start = time.perf_counter()
+  compiled = call.lower(state, next(synthetic)).compile()
+  compile_s = time.perf_counter() - start
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  flops_per_step = float(cost.get('flops', 0.0)) / per_call
+
+  seconds, state = _time_windows(compiled, state, synthetic, calls)
+  steps_per_sec = calls * per_call / seconds
+  device = jax.devices()[0]
+  result = {
+      'images_per_sec': steps_per_sec * config.batch_size,
+      'steps_per_sec': steps_per_sec,
+      'compile_s': compile_s,
+      'flops_per_step': flops_per_step,
+      'achieved_gflops': flops_per_step * steps_per_sec / 1e9,
+      'device': device.device_kind,
+      'platform': device.platform,
+      'device_count': jax.device_count(),
+      'batch_size': config.batch_size,
+      'steps_per_call': per_call,
+      'data_on_device': config.data_on_device,
+      'compute_dtype': config.model.compute_dtype,
+      'data': _DATA.value,
+  }
+  if _DATA.value == 'real':
+    from infogan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+    warmup = _WARMUP.value
+    if config.cache_dataset and not config.data_on_device:
+      # Steady state: after one epoch has filled tf.data's cache. (The first
+      # epoch also decodes the files.)
+      batches = input_pipeline.num_train_examples(config) // config.batch_size
+      warmup = max(warmup, -(-batches // per_call))
+    seconds, state = _time_windows(compiled, state,
+                                   _real_source(config, mesh, value_range),
+                                   calls, warmup)
+    result['real_images_per_sec'] = calls * per_call * config.batch_size / (
+        seconds)
+    result['real_over_synthetic'] = (result['real_images_per_sec'] /
+                                     result['images_per_sec'])
+  if _PROFILE_DIR.value:
+    jax.profiler.start_trace(_PROFILE_DIR.value)
+    _, state = _time_windows(compiled, state, synthetic, calls)
+    jax.profiler.stop_trace()
+    result['profile'] = _summarise_profile(
+        _PROFILE_DIR.value, calls * per_call * (_WINDOWS.value +
+                                                _WARMUP.value))
+  if _COMPARE_TORCH.value:
+    from infogan_jax import torch_reference  # pylint: disable=g-import-not-at-top
+    torch = torch_reference.measure(config.batch_size, _STEPS.value,
+                                    _WINDOWS.value)
+    result['torch_images_per_sec'] = torch['images_per_sec']
+    result['torch_version'] = torch['torch_version']
+    result['jax_over_torch'] = (result['images_per_sec'] /
+                                torch['images_per_sec'])
+  return result
+
+
+def _table(result: dict) -> str:
+  rows = [
+      ('device', f"{result['device']} x {result['device_count']} "
+                 f"({result['platform']})"),
+      ('batch size', result['batch_size']),
+      ('steps per call', result['steps_per_call']),
+      ('data', result['data'] + (' (on device)' if result['data_on_device']
+                                 else '')),
+      ('compute dtype', result['compute_dtype']),
+      ('compile time', f"{result['compile_s']:.1f} s"),
+      ('steps/s (synthetic)', f"{result['steps_per_sec']:.2f}"),
+      ('images/s (synthetic)', f"{result['images_per_sec']:.0f}"),
+      ('GFLOP per step', f"{result['flops_per_step'] / 1e9:.2f}"),
+      ('achieved GFLOP/s', f"{result['achieved_gflops']:.1f}"),
+  ]
+  if 'real_images_per_sec' in result:
+    rows += [('images/s (real data)', f"{result['real_images_per_sec']:.0f}"),
+             ('real / synthetic', f"{result['real_over_synthetic']:.3f}")]
+  if 'torch_images_per_sec' in result:
+    rows += [(f"images/s (PyTorch {result['torch_version']} eager)",
+              f"{result['torch_images_per_sec']:.0f}"),
+             ('JAX / PyTorch', f"{result['jax_over_torch']:.2f}")]
+  width = max(len(name) for name, _ in rows)
+  return '\n'.join(f'{name:<{width}}  {value}' for name, value in rows)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  try:
+    result = run(FLAGS.config)
+  except config_validation.ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+  profile = result.pop('profile', [])
+  print(_table(result))
+  for line in profile:
+    print(line)
+  print(json.dumps(result))
+
+
+if __name__ == '__main__':
+  app.run(main)
