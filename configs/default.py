@@ -100,7 +100,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.batch_size = 128
   # Number of iterations; each is one D update followed by one G update.
   config.num_train_steps = 5_000
-  # Iterations per call of the jitted step (a lax.scan): more amortise the
+  # Iterations per call of the jitted step (unrolled): more amortise the
   # per-call overhead. The logging, sampling and checkpoint intervals and
   # num_train_steps must be multiples of it.
   config.steps_per_call = 1
