@@ -67,8 +67,7 @@ def _synthetic_source(config, mesh, image_shape, value_range):
   rng = np.random.default_rng(0)
   if config.data_on_device:
     images = rng.uniform(low, high, (_SYNTHETIC_EXAMPLES.value, *image_shape))
-    replicated = jax.sharding.NamedSharding(mesh,
-                                            jax.sharding.PartitionSpec())
+    replicated = train_step_lib.replicated_sharding(mesh)
     dataset = train_step_lib.DeviceDataset(
         images=jax.device_put(images.astype(np.float32), replicated),
         key=jax.device_put(jax.random.key_data(jax.random.key(0)), replicated))
@@ -81,19 +80,6 @@ def _synthetic_source(config, mesh, image_shape, value_range):
                             sharding) for _ in range(4)]
   while True:
     yield from batches
-
-
-def _real_source(config, mesh, value_range):
-  from infogan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
-  if config.data_on_device:
-    dataset = input_pipeline.load_device_dataset(
-        config, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
-        value_range)
-    while True:
-      yield dataset
-  yield from input_pipeline.create_train_iterator(
-      config, train_step_lib.stacked_data_sharding(mesh), value_range,
-      steps_per_call=config.steps_per_call)
 
 
 def _time_windows(call, state, source, calls_per_window: int,
@@ -195,9 +181,10 @@ def run(config) -> dict:
       # epoch also decodes the files.)
       batches = input_pipeline.num_train_examples(config) // config.batch_size
       warmup = max(warmup, -(-batches // per_call))
-    seconds, state = _time_windows(compiled, state,
-                                   _real_source(config, mesh, value_range),
-                                   calls, warmup)
+    seconds, state = _time_windows(
+        compiled, state,
+        input_pipeline.create_train_source(config, mesh, value_range),
+        calls, warmup)
     result['real_images_per_sec'] = calls * per_call * config.batch_size / (
         seconds)
     result['real_over_synthetic'] = (result['real_images_per_sec'] /

@@ -6,8 +6,9 @@ TensorFlow is imported here and nowhere else, so code that only generates
 
 from __future__ import annotations
 
+import itertools
 import os
-from typing import Iterator
+from typing import Any, Iterator
 
 import jax
 import numpy as np
@@ -149,6 +150,29 @@ def preprocess_image(image, config, value_range: tuple[float, float]):
   return tf.clip_by_value(image, 0.0, 1.0) * (high - low) + low
 
 
+def _preprocessed(ds, config, value_range: tuple[float, float]):
+  """Examples -> images only, through `preprocess_image`."""
+  tf, _ = _tfds()
+  return ds.map(lambda ex: preprocess_image(ex['image'], config, value_range),
+                num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def create_train_source(config, mesh: jax.sharding.Mesh,
+                        value_range: tuple[float, float],
+                        start_step: int = 0) -> Iterator[Any]:
+  """What each call of `train_step.jit_train_steps` takes, endlessly.
+
+  With `config.data_on_device`, the same replicated DeviceDataset every time;
+  otherwise stacks of `config.steps_per_call` batches from tf.data.
+  """
+  if config.data_on_device:
+    return itertools.repeat(load_device_dataset(
+        config, train_step.replicated_sharding(mesh), value_range))
+  return create_train_iterator(
+      config, train_step.stacked_data_sharding(mesh), value_range,
+      start_step=start_step, steps_per_call=config.steps_per_call)
+
+
 def create_train_iterator(config, sharding: jax.sharding.NamedSharding,
                           value_range: tuple[float, float],
                           start_step: int = 0,
@@ -168,9 +192,7 @@ def create_train_iterator(config, sharding: jax.sharding.NamedSharding,
   """
   tf, tfds = _tfds()
   seed = config.seed + 1_000_003 * jax.process_index() + start_step
-  ds = _read_split(config, tfds, seed)
-  ds = ds.map(lambda ex: preprocess_image(ex['image'], config, value_range),
-              num_parallel_calls=tf.data.AUTOTUNE)
+  ds = _preprocessed(_read_split(config, tfds, seed), config, value_range)
   if config.cache_dataset:
     ds = ds.cache()
   local_batch = config.batch_size // jax.process_count()
@@ -189,10 +211,9 @@ def load_device_dataset(config, sharding: jax.sharding.NamedSharding,
   Every process reads the whole split (not its share): each device holds all
   of it and draws the global batch by index inside the jitted step.
   """
-  tf, tfds = _tfds()
-  ds = get_builder(config).as_dataset(split=config.train_split)
-  ds = ds.map(lambda ex: preprocess_image(ex['image'], config, value_range),
-              num_parallel_calls=tf.data.AUTOTUNE)
+  _, tfds = _tfds()
+  ds = _preprocessed(get_builder(config).as_dataset(split=config.train_split),
+                     config, value_range)
   images = np.concatenate(list(tfds.as_numpy(ds.batch(4096))))
   if len(images) < config.batch_size:
     raise ConfigError(

@@ -8,7 +8,6 @@ periodic logging, sample grids and checkpoints. The step itself lives in
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 
@@ -87,14 +86,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       gan.spec, jax.random.key(config.seed), config.sample_grid_columns,
       tuple(config.continuous_sweep), config.continuous_sweep_steps)
   low, high = models.output_range(config.model)
-  if config.data_on_device:
-    dataset = input_pipeline.load_device_dataset(
-        config, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
-        (low, high))
-    batches = itertools.repeat(dataset)
-  else:
-    batches = input_pipeline.create_train_iterator(
-        config, train_step_lib.stacked_data_sharding(mesh), (low, high), start_step=start_step, steps_per_call=per_call)
+  batches = input_pipeline.create_train_source(config, mesh, (low, high),
+                                              start_step=start_step)
 
   hooks = []
   if is_main:

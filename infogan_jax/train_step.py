@@ -258,10 +258,14 @@ def make_mesh(devices=None) -> jax.sharding.Mesh:
   return jax.sharding.Mesh(np.asarray(devices), ('data',))
 
 
+def replicated_sharding(mesh: jax.sharding.Mesh) -> jax.sharding.Sharding:
+  """A full copy on every device of the mesh."""
+  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+
 def _shardings(mesh: jax.sharding.Mesh):
-  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
   data = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('data'))
-  return replicated, data
+  return replicated_sharding(mesh), data
 
 
 def stacked_data_sharding(mesh: jax.sharding.Mesh) -> jax.sharding.Sharding:
@@ -298,6 +302,6 @@ def jit_train_steps(gan: InfoGAN, mesh: jax.sharding.Mesh, num_steps: int,
 def create_state(gan: InfoGAN, seed: int, image_shape: tuple[int, ...],
                  mesh: jax.sharding.Mesh) -> TrainState:
   """A freshly initialised state, replicated over the mesh."""
-  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-  init = jax.jit(gan.init, static_argnums=(0, 1), out_shardings=replicated)
+  init = jax.jit(gan.init, static_argnums=(0, 1),
+                 out_shardings=replicated_sharding(mesh))
   return init(seed, image_shape)

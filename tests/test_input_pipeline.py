@@ -76,8 +76,7 @@ def test_offline_build_from_original_files(config, mnist_manual_dir, tmp_path):
 def test_device_dataset_holds_the_pipelines_images(config):
   config.download_data = True
   config.batch_size = 8
-  replicated = jax.sharding.NamedSharding(train_step.make_mesh(),
-                                          jax.sharding.PartitionSpec())
+  replicated = train_step.replicated_sharding(train_step.make_mesh())
   with tfds.testing.mock_data(num_examples=24):
     dataset = input_pipeline.load_device_dataset(config, replicated,
                                                  (-1.0, 1.0))
