@@ -153,8 +153,10 @@ def preprocess_image(image, config, value_range: tuple[float, float]):
 def _preprocessed(ds, config, value_range: tuple[float, float]):
   """Examples -> images only, through `preprocess_image`."""
   tf, _ = _tfds()
-  return ds.map(lambda ex: preprocess_image(ex['image'], config, value_range),
-                num_parallel_calls=tf.data.AUTOTUNE)
+  # Plain Python control flow on the config only: nothing for AutoGraph to do.
+  fn = tf.autograph.experimental.do_not_convert(
+      lambda ex: preprocess_image(ex['image'], config, value_range))
+  return ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def create_train_source(config, mesh: jax.sharding.Mesh,
@@ -204,6 +206,45 @@ def create_train_iterator(config, sharding: jax.sharding.NamedSharding,
     yield jax.make_array_from_process_local_data(sharding, np.asarray(local))
 
 
+def read_whole_split(config, split: str, value_range: tuple[float, float],
+                     label_key: str | None = None):
+  """All of `split`, preprocessed as for training, in host memory.
+
+  Returns the images [N, H, W, C], or (images, labels) with `label_key`.
+  Every process reads the whole split, not a share.
+  """
+  tf, tfds = _tfds()
+  ds = get_builder(config).as_dataset(split=split)
+  if label_key is None:
+    ds = _preprocessed(ds, config, value_range)
+    return np.concatenate(list(tfds.as_numpy(ds.batch(4096))))
+  ds = ds.map(tf.autograph.experimental.do_not_convert(
+      lambda ex: (preprocess_image(ex['image'], config, value_range),
+                  ex[label_key])), num_parallel_calls=tf.data.AUTOTUNE)
+  parts = list(tfds.as_numpy(ds.batch(4096)))
+  return (np.concatenate([images for images, _ in parts]),
+          np.concatenate([labels for _, labels in parts]))
+
+
+def check_evaluation(config) -> None:
+  """Stops a run whose evaluators cannot work on its dataset (ConfigError)."""
+  if not config.evaluators:
+    return
+  info = get_builder(config).info
+  # (The split table is empty when TFDS has no metadata, e.g. under mocks;
+  # reading will then say what is wrong.)
+  if info.splits and config.eval_split not in info.splits:
+    raise ConfigError(
+        'eval_split', config.eval_split,
+        f"dataset '{config.dataset}' has the splits "
+        f"{', '.join(sorted(info.splits))}")
+  if 'clustering' in config.evaluators and 'label' not in info.features:
+    raise ConfigError(
+        'evaluators', tuple(config.evaluators),
+        f"'clustering' needs class labels and dataset '{config.dataset}' has "
+        "none; drop it (--config.evaluators='()')")
+
+
 def load_device_dataset(config, sharding: jax.sharding.NamedSharding,
                         value_range: tuple[float, float]):
   """The whole training split, preprocessed, as a replicated DeviceDataset.
@@ -211,10 +252,7 @@ def load_device_dataset(config, sharding: jax.sharding.NamedSharding,
   Every process reads the whole split (not its share): each device holds all
   of it and draws the global batch by index inside the jitted step.
   """
-  _, tfds = _tfds()
-  ds = _preprocessed(get_builder(config).as_dataset(split=config.train_split),
-                     config, value_range)
-  images = np.concatenate(list(tfds.as_numpy(ds.batch(4096))))
+  images = read_whole_split(config, config.train_split, value_range)
   if len(images) < config.batch_size:
     raise ConfigError(
         'data_on_device', True,
