@@ -121,6 +121,23 @@ def get_config() -> ml_collections.ConfigDict:
   # subtracted from both the D and the G loss.
   config.lambda_categorical = 1.0
   config.lambda_continuous = 1.0
+  # Whether G's loss has the MI term. False gives the paper's plain-GAN
+  # baseline (Figure 1): Q is still trained, with D's shared body, by D's
+  # loss, so the bound measures how much of c the fakes carry, but G is not
+  # pushed to make c recoverable.
+  config.mi_in_generator_loss = True
+
+  # ----------------------------------------------------------- evaluation
+  # Evaluators run every eval_every_steps, at the end of training and by
+  # --mode=eval, on eval_split; their scalars go where the training metrics
+  # go, prefixed 'eval_'. 'clustering': Q's first categorical code as a
+  # classifier of the labelled split (matched accuracy, NMI, ARI).
+  config.evaluators = ()
+  config.eval_split = 'test'
+  # 0: only at the end of training.
+  config.eval_every_steps = 1_000
+  # Images per evaluation batch; must be divisible by the number of devices.
+  config.eval_batch_size = 1_000
 
   # ---------------------------------------------------- logging and saving
   # Scalars (averaged over the interval) go to TensorBoard, the log and

@@ -27,4 +27,6 @@ def get_config():
   config.dataset = 'mnist'
   config.batch_size = 128
   config.num_train_steps = 5_000
+  # c1 as a digit classifier on the 10,000 test images.
+  config.evaluators = ('clustering',)
   return config

@@ -72,6 +72,33 @@ def _layers(config, field: str, allow_empty: bool):
   return value
 
 
+# The evaluators infogan_jax.evaluation can build (config.evaluators).
+EVALUATORS = ('clustering',)
+
+
+def _validate_evaluation(config, device_count: int) -> None:
+  names = config.evaluators
+  if (isinstance(names, (str, bytes)) or not hasattr(names, '__iter__') or
+      not all(name in EVALUATORS for name in names)):
+    raise ConfigError('evaluators', names,
+                      f'must be a tuple of names from {EVALUATORS}')
+  if 'clustering' in names and not config.model.categorical_codes:
+    raise ConfigError('evaluators', tuple(names),
+                      "'clustering' needs a categorical code "
+                      '(model.categorical_codes is empty)')
+  _non_empty_string(config, 'eval_split')
+  _int_at_least(config, 'eval_every_steps', 0)
+  if config.eval_every_steps % config.steps_per_call:
+    raise ConfigError(
+        'eval_every_steps', config.eval_every_steps,
+        f'must be a multiple of steps_per_call ({config.steps_per_call})')
+  _int_at_least(config, 'eval_batch_size', 1)
+  if config.eval_batch_size % device_count:
+    raise ConfigError(
+        'eval_batch_size', config.eval_batch_size,
+        f'must be divisible by the number of devices ({device_count})')
+
+
 def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   """Raises ConfigError for the first unusable value in `config`."""
   _int_at_least(config, 'seed', 0)
@@ -119,9 +146,11 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
           'steps_per_call', config.steps_per_call,
           f'must divide {field} ({config[field]}), as it must divide the '
           'logging, sampling and checkpoint intervals and num_train_steps')
-  if not isinstance(config.data_on_device, bool):
-    raise ConfigError('data_on_device', config.data_on_device,
-                      'must be True or False')
+  for field in ('data_on_device', 'mi_in_generator_loss'):
+    if not isinstance(config[field], bool):
+      raise ConfigError(field, config[field], 'must be True or False')
+
+  _validate_evaluation(config, device_count)
 
   sweep = config.continuous_sweep
   if (len(sweep) != 2 or not all(_is_real(v) for v in sweep) or

@@ -1,6 +1,9 @@
 """Command line: `python -m infogan_jax.main --config=CONFIG --workdir=DIR`.
 
 Fields of the config file can be overridden as `--config.FIELD=VALUE`.
+--mode=train (default) trains or resumes; --mode=eval runs the config's
+evaluators on the workdir's latest checkpoint and prints the scores;
+--mode=figures writes that checkpoint's code grids to DIR/figures/.
 """
 
 import sys
@@ -19,7 +22,10 @@ from infogan_jax import train
 FLAGS = flags.FLAGS
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, '
                                'samples, metrics and TensorBoard events.')
-_MODE = flags.DEFINE_enum('mode', 'train', ['train'], 'What to run.')
+_MODE = flags.DEFINE_enum(
+    'mode', 'train', ['train', 'eval', 'figures'],
+    'train: train or resume in the workdir. eval: score its latest '
+    'checkpoint with config.evaluators. figures: draw its code grids.')
 config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
                                 lock_config=True)
 flags.mark_flags_as_required(['config', 'workdir'])
@@ -42,8 +48,14 @@ def main(argv):
   try:
     if _MODE.value == 'train':
       train.train_and_evaluate(FLAGS.config, _WORKDIR.value)
-  except (config_validation.ConfigError,
-          input_pipeline.DataNotFoundError) as e:
+    elif _MODE.value == 'eval':
+      _, _, report = train.evaluate(FLAGS.config, _WORKDIR.value)
+      print(report)
+    else:
+      for path in train.write_figures(FLAGS.config, _WORKDIR.value):
+        print(path)
+  except (config_validation.ConfigError, input_pipeline.DataNotFoundError,
+          train.CheckpointNotFoundError) as e:
     # Bad input: one line, no traceback, non-zero exit.
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

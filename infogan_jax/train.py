@@ -1,9 +1,10 @@
-"""The training loop: `train_and_evaluate(config, workdir)`.
+"""The three modes of `main`: train, evaluate a checkpoint, draw its figures.
 
-Reads top to bottom: validation, workdir and writers, mesh and state (resumed
-from the latest checkpoint if there is one), input, then the loop with its
-periodic logging, sample grids and checkpoints. The step itself lives in
-`train_step.py`.
+`train_and_evaluate(config, workdir)` reads top to bottom: validation, workdir
+and writers, mesh and state (resumed from the latest checkpoint if there is
+one), input, evaluators, then the loop with its periodic logging, sample
+grids, evaluations and checkpoints. The step itself lives in `train_step.py`.
+`evaluate` and `write_figures` work on the latest checkpoint of a workdir.
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from infogan_jax import config_validation
+from infogan_jax import evaluation
 from infogan_jax import images as images_lib
 from infogan_jax import models
 from infogan_jax import train_step as train_step_lib
 from infogan_jax import traversals
+
+
+class CheckpointNotFoundError(RuntimeError):
+  """A mode that needs a trained state found no checkpoint in the workdir."""
 
 # ------------------------------------------------------------ training loop
 
@@ -37,20 +43,66 @@ def _checkpoint_manager(workdir: str, config) -> ocp.CheckpointManager:
   )
 
 
-def _write_jsonl(path: str, step: int, scalars: dict[str, float]):
-  with open(path, 'a') as f:
+def _write_jsonl(workdir: str, step: int, scalars: dict[str, float]):
+  with open(os.path.join(workdir, 'metrics.jsonl'), 'a') as f:
     f.write(json.dumps({'step': step, **scalars}) + '\n')
+
+
+def _prepare(config: ml_collections.ConfigDict, needs_data: bool = True):
+  """Checks the config (and the data), then builds mesh, model and a state.
+
+  Bad input stops here (ConfigError, DataNotFoundError), before compilation
+  of anything but the initialiser. Without `needs_data` the dataset is not
+  touched: the image shape is the generator's.
+  """
+  config_validation.validate(config, device_count=jax.device_count(),
+                             process_count=jax.process_count())
+  if needs_data:
+    from infogan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+    image_shape = input_pipeline.image_shape(config)
+    config_validation.check_image_shape(config, image_shape)
+    input_pipeline.check_evaluation(config)
+  else:
+    image_shape = models.generator_output_shape(config.model)
+  mesh = train_step_lib.make_mesh()
+  gan = train_step_lib.InfoGAN.from_config(config)
+  state = train_step_lib.create_state(gan, config.seed, image_shape, mesh)
+  return mesh, gan, state
+
+
+def _restore_latest(checkpoints: ocp.CheckpointManager,
+                    state: train_step_lib.TrainState):
+  """The latest checkpoint restored into `state`'s structure, or None."""
+  step = checkpoints.latest_step()
+  if step is None:
+    return None
+  return checkpoints.restore(step, args=ocp.args.StandardRestore(state))
+
+
+def _restore_trained(config, workdir: str, needs_data: bool):
+  """Mesh, model and the latest checkpoint of `workdir`, for eval and figures."""
+  mesh, gan, state = _prepare(config, needs_data)
+  checkpoints = _checkpoint_manager(workdir, config)
+  restored = _restore_latest(checkpoints, state)
+  checkpoints.close()
+  if restored is None:
+    raise CheckpointNotFoundError(
+        f'no checkpoint in {os.path.join(workdir, "checkpoints")}; train '
+        f'first (--mode=train) or pass the workdir of a trained run')
+  return mesh, gan, restored
+
+
+def _save_grids(grids: dict[str, np.ndarray], directory: str, step: int):
+  for name, grid in grids.items():
+    images_lib.save_png(grid, os.path.join(directory,
+                                           f'step_{step:08d}_{name}.png'))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
                        workdir: str) -> train_step_lib.TrainState:
   """Trains (or resumes training) as the config says, writing into workdir."""
-  # Validation first: bad input stops here, before any compilation.
-  config_validation.validate(config, device_count=jax.device_count(),
-                             process_count=jax.process_count())
+  mesh, gan, state = _prepare(config)
   from infogan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
-  image_shape = input_pipeline.image_shape(config)
-  config_validation.check_image_shape(config, image_shape)
 
   is_main = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
@@ -59,17 +111,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       f.write(config.to_json_best_effort(indent=2))
   writer = metric_writers.create_default_writer(
       workdir, just_logging=not is_main)
-  metrics_path = os.path.join(workdir, 'metrics.jsonl')
   sample_dir = os.path.join(workdir, 'samples')
 
-  # Mesh, model, state.
-  mesh = train_step_lib.make_mesh()
-  gan = train_step_lib.InfoGAN.from_config(config)
-  state = train_step_lib.create_state(gan, config.seed, image_shape, mesh)
   checkpoints = _checkpoint_manager(workdir, config)
-  if checkpoints.latest_step() is not None:
-    state = checkpoints.restore(
-        checkpoints.latest_step(), args=ocp.args.StandardRestore(state))
+  restored = _restore_latest(checkpoints, state)
+  if restored is not None:
+    state = restored
     logging.info('Resumed from checkpoint at step %d.', int(state.step))
   start_step = int(state.step)
   per_call = config.steps_per_call
@@ -81,13 +128,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   step_fn = train_step_lib.jit_train_steps(
       gan, mesh, per_call, config.batch_size, config.data_on_device)
-  sample_fn = jax.jit(gan.generate)
-  grids = traversals.code_grids(
-      gan.spec, jax.random.key(config.seed), config.sample_grid_columns,
-      tuple(config.continuous_sweep), config.continuous_sweep_steps)
-  low, high = models.output_range(config.model)
-  batches = input_pipeline.create_train_source(config, mesh, (low, high),
+  render_grids = traversals.GridRenderer(config, gan)
+  value_range = models.output_range(config.model)
+  batches = input_pipeline.create_train_source(config, mesh, value_range,
                                               start_step=start_step)
+  evaluators = evaluation.create_evaluators(config, gan, mesh, value_range)
 
   hooks = []
   if is_main:
@@ -104,29 +149,79 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       history.append(metrics)  # each value has one entry per step
       for hook in hooks:
         hook(step)
+      last = step == config.num_train_steps
 
-      if step % config.log_every_steps == 0 or step == config.num_train_steps:
+      if step % config.log_every_steps == 0 or last:
         scalars = jax.tree.map(lambda *x: float(np.mean(np.concatenate(x))),
                                *history)
         history = []
         writer.write_scalars(step, scalars)
         if is_main:
-          _write_jsonl(metrics_path, step, scalars)
+          _write_jsonl(workdir, step, scalars)
 
-      if (step % config.sample_every_steps == 0 or
-          step == config.num_train_steps):
-        for name, grid_latents in grids.items():
-          generated = np.asarray(sample_fn(state.g.variables(), grid_latents))
-          grid = images_lib.make_grid((generated - low) / (high - low),
-                                      columns=config.sample_grid_columns)
-          writer.write_images(step, {f'samples/{name}': grid[None]})
-          if is_main:
-            images_lib.save_png(grid, os.path.join(
-                sample_dir, f'step_{step:08d}_{name}.png'))
+      if step % config.sample_every_steps == 0 or last:
+        grids = render_grids(state.g.variables())
+        writer.write_images(step, {f'samples/{name}': grid[None]
+                                   for name, grid in grids.items()})
+        if is_main:
+          _save_grids(grids, sample_dir, step)
 
-      if (step % config.checkpoint_every_steps == 0 or
-          step == config.num_train_steps):
+      if evaluators and (last or (config.eval_every_steps and
+                                  step % config.eval_every_steps == 0)):
+        scores = evaluation.run_evaluators(evaluators, state)
+        writer.write_scalars(step, scores)
+        if is_main:
+          _write_jsonl(workdir, step, scores)
+
+      if step % config.checkpoint_every_steps == 0 or last:
         checkpoints.save(step, args=ocp.args.StandardSave(state), force=True)
   checkpoints.wait_until_finished()
   checkpoints.close()
   return state
+
+
+def evaluate(config: ml_collections.ConfigDict,
+             workdir: str) -> tuple[int, dict[str, float], str]:
+  """Runs the config's evaluators on the latest checkpoint of `workdir`.
+
+  The scores go to metrics.jsonl and TensorBoard at the checkpoint's step.
+  Returns (step, scores, a readable report of the scores and, for
+  'clustering', of what each category holds).
+  """
+  if not config.evaluators:
+    raise config_validation.ConfigError(
+        'evaluators', tuple(config.evaluators),
+        f'--mode=eval needs at least one of {config_validation.EVALUATORS}')
+  mesh, gan, state = _restore_trained(config, workdir, needs_data=True)
+  evaluators = evaluation.create_evaluators(
+      config, gan, mesh, models.output_range(config.model))
+  step = int(state.step)
+  scores = evaluation.run_evaluators(evaluators, state)
+  if jax.process_index() == 0:
+    _write_jsonl(workdir, step, scores)
+    writer = metric_writers.create_default_writer(workdir)
+    writer.write_scalars(step, scores)
+    writer.close()
+  report = [f'step {step}: ' + ' '.join(
+      f'{name}={value:.4f}' for name, value in scores.items())]
+  report += [e.describe(state) for e in evaluators.values()
+             if hasattr(e, 'describe')]
+  return step, scores, '\n'.join(report)
+
+
+def write_figures(config: ml_collections.ConfigDict, workdir: str) -> list[str]:
+  """Code grids of the latest checkpoint of `workdir`, as PNGs in figures/.
+
+  One grid per code, laid out as the training samples are (rows: each
+  category, or `continuous_sweep` in `continuous_sweep_steps` values;
+  columns: `sample_grid_columns` draws of z and the other codes). Returns
+  the paths written.
+  """
+  _, gan, state = _restore_trained(config, workdir, needs_data=False)
+  grids = traversals.GridRenderer(config, gan)(state.g.variables())
+  step = int(state.step)
+  directory = os.path.join(workdir, 'figures')
+  if jax.process_index() == 0:
+    _save_grids(grids, directory, step)
+  return [os.path.join(directory, f'step_{step:08d}_{name}.png')
+          for name in grids]

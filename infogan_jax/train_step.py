@@ -62,6 +62,7 @@ class InfoGAN:
   d_tx: optax.GradientTransformation
   lambda_categorical: float
   lambda_continuous: float
+  mi_in_generator_loss: bool = True  # False: the plain-GAN baseline
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> InfoGAN:
@@ -78,6 +79,7 @@ class InfoGAN:
         d_tx=adam(config.d_learning_rate),
         lambda_categorical=config.lambda_categorical,
         lambda_continuous=config.lambda_continuous,
+        mi_in_generator_loss=config.mi_in_generator_loss,
     )
 
   def init(self, seed: int, image_shape: tuple[int, ...]) -> TrainState:
@@ -175,6 +177,8 @@ def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
         train=True)
     fake_logits, q_out, _ = gan.discriminate(d_state.variables(), fakes)
     gan_loss = losses.generator_gan_loss(fake_logits)
+    if not gan.mi_in_generator_loss:
+      return gan_loss, dict(stats=stats, gan_loss=gan_loss)
     mi = losses.mutual_information(gan.spec, q_out, g_latents)
     return gan_loss - gan.penalty(mi), dict(stats=stats, gan_loss=gan_loss)
 

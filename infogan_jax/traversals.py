@@ -14,7 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from infogan_jax import images as images_lib
 from infogan_jax import latents as latents_lib
+from infogan_jax import models
 
 
 def _tile_columns(spec: latents_lib.CodeSpec, key: jax.Array, rows: int,
@@ -59,3 +61,29 @@ def code_grids(spec: latents_lib.CodeSpec, key: jax.Array, columns: int,
   if not grids:
     grids['samples'] = latents_lib.sample(spec, key, columns * columns)
   return grids
+
+
+class GridRenderer:
+  """Renders a config's code grids with a generator's variables.
+
+  `renderer(g_variables)` -> {name: [H, W, C] image grid in [0, 1]}, one per
+  code as `code_grids` lays them out, from the config's seed, columns and
+  sweep. G runs in inference mode, jitted once per renderer.
+  """
+
+  def __init__(self, config, gan):
+    self.columns = config.sample_grid_columns
+    self.latents = code_grids(gan.spec, jax.random.key(config.seed),
+                              self.columns, tuple(config.continuous_sweep),
+                              config.continuous_sweep_steps)
+    self.low, self.high = models.output_range(config.model)
+    self._generate = jax.jit(gan.generate)
+
+  def __call__(self, g_variables) -> dict[str, np.ndarray]:
+    grids = {}
+    for name, latents in self.latents.items():
+      generated = np.asarray(self._generate(g_variables, latents))
+      grids[name] = images_lib.make_grid(
+          (generated - self.low) / (self.high - self.low),
+          columns=self.columns)
+    return grids

@@ -22,6 +22,8 @@ def tiny_config():
   config.checkpoint_every_steps = 2
   config.shuffle_buffer_size = 64
   config.sample_grid_columns = 3
+  config.evaluators = ()  # tests of evaluation turn them on
+  config.eval_batch_size = 16
   config.model.generator = ('fc32-bn-relu', 'fc7x7x8-bn-relu', 'up8-s2-bn-relu',
                             'up1-s2-sigmoid')
   config.model.shared_body = ('conv8-s2-lrelu', 'conv16-s2-bn-lrelu',

@@ -9,6 +9,7 @@ import tensorflow_datasets as tfds
 
 from configs import default
 from configs import mnist
+from configs import mnist_gan
 from infogan_jax import config_validation
 from infogan_jax import input_pipeline
 from infogan_jax import train
@@ -38,6 +39,11 @@ BAD = [
     ('steps_per_call', 0, 'steps_per_call'),
     ('steps_per_call', 3, 'must divide log_every_steps (2)'),
     ('model.compute_dtype', 'float16', "one of ('float32', 'bfloat16')"),
+    ('evaluators', ('accuracy',), "names from ('clustering',)"),
+    ('evaluators', ('clustering', 'fid'), "names from ('clustering',)"),
+    ('eval_every_steps', -1, 'eval_every_steps'),
+    ('eval_batch_size', 12, 'divisible by the number of devices (8)'),
+    ('eval_split', '', 'eval_split'),
 ]
 
 
@@ -52,6 +58,35 @@ def _set(config, field, value):
 def test_default_and_mnist_configs_are_valid():
   config_validation.validate(default.get_config(), device_count=8)
   config_validation.validate(mnist.get_config(), device_count=8)
+  config_validation.validate(mnist_gan.get_config(), device_count=8)
+
+
+def test_clustering_needs_a_categorical_code(config):
+  config.evaluators = ('clustering',)
+  config.model.categorical_codes = ()
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"^config.evaluators=.*needs a categorical code"):
+    config_validation.validate(config, device_count=8)
+
+
+def test_eval_split_is_checked_against_the_data(config, mnist_data_dir):
+  config.data_dir = mnist_data_dir
+  config.evaluators = ('clustering',)
+  input_pipeline.check_evaluation(config)  # MNIST: 'test', with labels
+  config.eval_split = 'validation'
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"^config.eval_split='validation'.*test, train$"):
+    input_pipeline.check_evaluation(config)
+
+
+def test_clustering_needs_labelled_data(config):
+  config.download_data = True
+  config.evaluators = ('clustering',)
+  config.dataset = 'celeb_a'  # attributes, no class label
+  with tfds.testing.mock_data(num_examples=8):
+    with pytest.raises(config_validation.ConfigError,
+                       match=r"^config.evaluators=.*'celeb_a' has none"):
+      input_pipeline.check_evaluation(config)
 
 
 @pytest.mark.parametrize('field,value,allowed', BAD)

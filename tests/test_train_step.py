@@ -157,3 +157,19 @@ def test_device_data_steps_equal_steps_on_the_same_batches(config):
       gan, mesh, 2, 16, data_on_device=True)(drawn, dataset)
   for a, b in zip(jax.tree.leaves(fed), jax.tree.leaves(drawn)):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_gan_baseline_drops_the_mi_term_from_g_only(config, images):
+  """mi_in_generator_loss=False: G's loss is the GAN loss, D's keeps L_I."""
+  devices = jax.devices()[:1]
+  config.mi_in_generator_loss = False
+  _, baseline = _run(config, devices, images, steps=1)
+  assert float(baseline['g_loss']) == float(baseline['g_loss_gan'])
+  mi = float(baseline['mi_cat_nats']) + float(baseline['mi_cont_nats'])
+  np.testing.assert_allclose(float(baseline['d_loss']),
+                             float(baseline['d_loss_gan']) - mi, rtol=1e-5)
+  config.mi_in_generator_loss = True
+  _, infogan = _run(config, devices, images, steps=1)
+  assert float(infogan['g_loss']) != float(infogan['g_loss_gan'])
+  # Same seed, same D half: the two runs differ only in G's loss.
+  assert float(infogan['d_loss']) == float(baseline['d_loss'])
