@@ -1,0 +1,80 @@
+"""One run's results as a small JSON record, for committing next to the README.
+
+  python -m infogan_jax.summary --workdir=W --wall_s=1950 > results.json
+
+Reads W/config.json and W/metrics.jsonl: the last training record (the MI
+bounds) and the last evaluation (eval_* scores), and adds the hardware this
+process sees. Checkpoints and events stay in W.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+
+from absl import app
+from absl import flags
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'A finished run.')
+_WALL_S = flags.DEFINE_float('wall_s', None,
+                             'Wall time of the run in seconds, if measured.')
+
+
+def _cpu_name() -> str:
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        if line.startswith('model name'):
+          return line.split(':', 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
+def hardware() -> str:
+  """The accelerators JAX sees, or the CPU and its core count."""
+  import jax  # pylint: disable=g-import-not-at-top
+  devices = jax.devices()
+  if devices[0].platform != 'cpu':
+    return f'{len(devices)} x {devices[0].device_kind}'
+  return f'CPU: {_cpu_name()}, {os.cpu_count()} cores'
+
+
+def summarize(workdir: str, wall_s: float | None = None) -> dict:
+  with open(os.path.join(workdir, 'config.json')) as f:
+    config = json.load(f)
+  train, evaluation = {}, {}
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    for line in f:
+      record = json.loads(line)
+      if any(k.startswith('eval_') for k in record):
+        evaluation = record
+      else:
+        train = record
+  summary = {
+      'workdir': os.path.basename(os.path.normpath(workdir)),
+      'seed': config['seed'],
+      'mi_in_generator_loss': config.get('mi_in_generator_loss', True),
+      'steps': train.get('step'),
+      'mi_cat_nats': train.get('mi_cat_nats'),
+      'h_cat_nats': train.get('h_cat_nats'),
+      'mi_cont_nats': train.get('mi_cont_nats'),
+      'eval_step': evaluation.get('step'),
+      **{k: v for k, v in evaluation.items() if k.startswith('eval_')},
+      'hardware': hardware(),
+  }
+  if wall_s is not None:
+    summary['wall_min'] = round(wall_s / 60, 1)
+  return summary
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  print(json.dumps(summarize(_WORKDIR.value, _WALL_S.value), indent=1))
+
+
+if __name__ == '__main__':
+  flags.mark_flags_as_required(['workdir'])
+  app.run(main)

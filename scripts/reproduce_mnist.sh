@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The README's MNIST results: configs/mnist.py for seeds 0-4 and the plain-GAN
+# baseline (configs/mnist_gan.py, seed 0), each evaluated on its last
+# checkpoint; a JSON summary per run in docs/results/ and the MI-curve plot in
+# docs/. Runs one after another; each run's workdir is RUNS/<name>.
+#
+#   TFDS_DATA_DIR=../shared/tensorflow_datasets scripts/reproduce_mnist.sh [RUNS] [NAME ...]
+#
+# NAME is mnist_seedN or mnist_gan (default: all six). A run whose workdir
+# already has a summary in docs/results/ is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-/tmp/infogan_runs}
+shift || true
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(mnist_seed0 mnist_seed1 mnist_seed2 mnist_seed3 mnist_seed4 mnist_gan)
+mkdir -p "$runs" docs/results
+
+for name in "${names[@]}"; do
+  summary=docs/results/$name.json
+  [ -e "$summary" ] && { echo "$summary exists; skipping $name"; continue; }
+  case $name in
+    mnist_gan) config=configs/mnist_gan.py; seed=0 ;;
+    mnist_seed*) config=configs/mnist.py; seed=${name#mnist_seed} ;;
+    *) echo "unknown run $name" >&2; exit 2 ;;
+  esac
+  start=$(date +%s)
+  python -m infogan_jax.main --config=$config --workdir="$runs/$name" \
+      --config.seed=$seed > "$runs/$name.log" 2>&1
+  wall=$(( $(date +%s) - start ))
+  python -m infogan_jax.main --config=$config --workdir="$runs/$name" \
+      --config.seed=$seed --mode=eval 2>/dev/null | tee "docs/results/$name.eval.txt"
+  python -m infogan_jax.summary --workdir="$runs/$name" --wall_s=$wall > "$summary"
+done
+
+# The MI curves of every finished run: InfoGAN seeds as one band, the baseline.
+plot_runs=()
+for name in mnist_seed0 mnist_seed1 mnist_seed2 mnist_seed3 mnist_seed4; do
+  [ -e "$runs/$name/metrics.jsonl" ] && plot_runs+=(--run="InfoGAN=$runs/$name")
+done
+[ -e "$runs/mnist_gan/metrics.jsonl" ] && plot_runs+=(--run="GAN=$runs/mnist_gan")
+if [ ${#plot_runs[@]} -gt 0 ]; then
+  python -m infogan_jax.plots --out=docs/mnist_mi_curve.png "${plot_runs[@]}"
+fi
