@@ -13,8 +13,10 @@ from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
 
+import conftest
 from infogan_jax import evaluation
 from infogan_jax import plots
+from infogan_jax import summary
 from infogan_jax import train
 from infogan_jax import train_step as train_step_lib
 
@@ -109,9 +111,10 @@ def test_evaluator_batches_match_one_big_batch(config):
   assert scores['eval_cat1_accuracy'] <= 3 / 10 + 1e-9  # 3 categories only
 
 
-@pytest.fixture
-def trained_workdir(config, tmp_path_factory):
+@pytest.fixture(scope='module')
+def trained_workdir(tmp_path_factory):
   """A 4-step run on mock MNIST with the clustering evaluator on."""
+  config = conftest.tiny_config()
   workdir = str(tmp_path_factory.mktemp('run'))
   config.download_data = True
   config.evaluators = ('clustering',)
@@ -126,7 +129,7 @@ def test_training_logs_evaluations_and_eval_mode_repeats_the_last(
   config, workdir = trained_workdir
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:
     rows = [json.loads(line) for line in f]
-  evals = [r for r in rows if 'eval_accuracy' in r]
+  evals = [r for r in rows if 'eval_accuracy' in r][:2]  # during training
   assert [r['step'] for r in evals] == [2, 4]
   for r in evals:
     assert 0.0 <= r['eval_accuracy'] <= 1.0 and -1 <= r['eval_ari'] <= 1
@@ -144,6 +147,7 @@ def test_training_logs_evaluations_and_eval_mode_repeats_the_last(
 
 def test_figures_mode_writes_one_grid_per_code(trained_workdir):
   config, workdir = trained_workdir
+  config = config.copy_and_resolve_references()
   config.continuous_sweep_steps = 5
   # No dataset needed: the image shape is the generator's.
   paths = train.write_figures(config, workdir)
@@ -153,6 +157,20 @@ def test_figures_mode_writes_one_grid_per_code(trained_workdir):
   # Rows: 10 categories, or 5 sweep values; 3 columns; 28x28 cells 2px apart.
   assert Image.open(paths[0]).size == (3 * 30 - 2, 10 * 30 - 2)
   assert Image.open(paths[1]).size == (3 * 30 - 2, 5 * 30 - 2)
+
+
+def test_summary_of_a_finished_run(trained_workdir):
+  _, workdir = trained_workdir
+  record = summary.summarize(workdir, wall_s=90)
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    rows = [json.loads(line) for line in f]
+  assert record['steps'] == 4 and record['eval_step'] == 4
+  train_rows = [r for r in rows if 'mi_cat_nats' in r]
+  eval_rows = [r for r in rows if 'eval_accuracy' in r]
+  assert record['mi_cat_nats'] == train_rows[-1]['mi_cat_nats']
+  assert record['eval_accuracy'] == eval_rows[-1]['eval_accuracy']
+  assert record['wall_min'] == 1.5 and record['hardware'].startswith('CPU')
+  assert record['mi_in_generator_loss'] is True and record['seed'] == 0
 
 
 def test_mi_plot_of_two_workdirs(tmp_path):
