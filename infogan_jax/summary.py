@@ -32,13 +32,31 @@ def _cpu_name() -> str:
   return platform.processor() or platform.machine()
 
 
+def _memory_gib() -> int | None:
+  try:
+    with open('/proc/meminfo') as f:
+      for line in f:
+        if line.startswith('MemTotal:'):
+          return round(int(line.split()[1]) / 2**20)
+  except OSError:
+    pass
+  return None
+
+
 def hardware() -> str:
-  """The accelerators JAX sees, or the CPU and its core count."""
+  """The accelerators JAX sees, or the CPU, its core count and memory."""
   import jax  # pylint: disable=g-import-not-at-top
   devices = jax.devices()
   if devices[0].platform != 'cpu':
     return f'{len(devices)} x {devices[0].device_kind}'
-  return f'CPU: {_cpu_name()}, {os.cpu_count()} cores'
+  memory = _memory_gib()
+  return (f'CPU: {_cpu_name()}, {os.cpu_count()} cores' +
+          (f', {memory} GiB' if memory else ''))
+
+
+def _jax_version() -> str:
+  import jax  # pylint: disable=g-import-not-at-top
+  return jax.__version__
 
 
 def summarize(workdir: str, wall_s: float | None = None) -> dict:
@@ -63,6 +81,7 @@ def summarize(workdir: str, wall_s: float | None = None) -> dict:
       'eval_step': evaluation.get('step'),
       **{k: v for k, v in evaluation.items() if k.startswith('eval_')},
       'hardware': hardware(),
+      'jax': _jax_version(),
   }
   if wall_s is not None:
     summary['wall_min'] = round(wall_s / 60, 1)
