@@ -1,6 +1,9 @@
 """One run's results as a small JSON record, for committing next to the README.
 
   python -m infogan_jax.summary --workdir=W --wall_s=1950 > results.json
+  python -m infogan_jax.summary --table docs/results/*.json
+
+The second form prints the records as a Markdown table.
 
 Reads W/config.json and W/metrics.jsonl: the last training record (the MI
 bounds) and the last evaluation (eval_* scores), and adds the hardware this
@@ -17,6 +20,9 @@ from absl import app
 from absl import flags
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A finished run.')
+_TABLE = flags.DEFINE_bool('table', False,
+                           'Print the JSON records given as arguments as a '
+                           'Markdown table instead.')
 _WALL_S = flags.DEFINE_float('wall_s', None,
                              'Wall time of the run in seconds, if measured.')
 
@@ -88,12 +94,40 @@ def summarize(workdir: str, wall_s: float | None = None) -> dict:
   return summary
 
 
+def table(records: list[dict]) -> str:
+  """Markdown rows: run, accuracy, NMI, ARI, MI bounds, wall time, hardware."""
+  lines = ['| run | seed | test accuracy | NMI | ARI | `mi_cat_nats` (of '
+           'H(c1)) | `mi_cont_nats` | wall time | hardware |',
+           '|---|---|---|---|---|---|---|---|---|']
+
+  def number(record, key, digits):
+    value = record.get(key)
+    return '-' if value is None else f'{value:.{digits}f}'
+
+  for r in records:
+    wall = f"{r['wall_min']} min" if 'wall_min' in r else '-'
+    lines.append(
+        f"| {r['workdir']} | {r['seed']} | {number(r, 'eval_accuracy', 4)} | "
+        f"{number(r, 'eval_nmi', 3)} | {number(r, 'eval_ari', 3)} | "
+        f"{number(r, 'mi_cat_nats', 3)} ({number(r, 'h_cat_nats', 2)}) | "
+        f"{number(r, 'mi_cont_nats', 3)} | {wall} | {r['hardware']} |")
+  return '\n'.join(lines)
+
+
 def main(argv):
+  if _TABLE.value:
+    records = []
+    for path in argv[1:]:
+      with open(path) as f:
+        records.append(json.load(f))
+    print(table(records))
+    return
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if not _WORKDIR.value:
+    raise app.UsageError('--workdir is required (or --table FILES)')
   print(json.dumps(summarize(_WORKDIR.value, _WALL_S.value), indent=1))
 
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['workdir'])
   app.run(main)

@@ -171,6 +171,8 @@ def test_summary_of_a_finished_run(trained_workdir):
   assert record['eval_accuracy'] == eval_rows[-1]['eval_accuracy']
   assert record['wall_min'] == 1.5 and record['hardware'].startswith('CPU')
   assert record['mi_in_generator_loss'] is True and record['seed'] == 0
+  row = summary.table([record]).splitlines()[2].split(' | ')
+  assert row[2] == f"{record['eval_accuracy']:.4f}" and row[7] == '1.5 min'
 
 
 def test_mi_plot_of_two_workdirs(tmp_path):
