@@ -35,6 +35,12 @@ def _is_real(value) -> bool:
   return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _is_sequence_of(value, predicate) -> bool:
+  """A tuple or list (not a string) whose every element satisfies predicate."""
+  return (not isinstance(value, (str, bytes)) and hasattr(value, '__iter__')
+          and all(predicate(v) for v in value))
+
+
 def _int_at_least(config, field: str, minimum: int):
   value = _get(config, field)
   if not _is_int(value) or value < minimum:
@@ -78,8 +84,7 @@ EVALUATORS = ('clustering',)
 
 def _validate_evaluation(config, device_count: int) -> None:
   names = config.evaluators
-  if (isinstance(names, (str, bytes)) or not hasattr(names, '__iter__') or
-      not all(name in EVALUATORS for name in names)):
+  if not _is_sequence_of(names, lambda name: name in EVALUATORS):
     raise ConfigError('evaluators', names,
                       f'must be a tuple of names from {EVALUATORS}')
   if 'clustering' in names and not config.model.categorical_codes:
@@ -160,8 +165,7 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   _int_at_least(config, 'continuous_sweep_steps', 2)
 
   codes = config.model.categorical_codes
-  if (isinstance(codes, (str, bytes)) or not hasattr(codes, '__iter__') or
-      not all(_is_int(k) and k >= 2 for k in codes)):
+  if not _is_sequence_of(codes, lambda k: _is_int(k) and k >= 2):
     raise ConfigError('model.categorical_codes', codes,
                       'must be a tuple of category counts, each >= 2')
   _int_at_least(config, 'model.num_continuous_codes', 0)
