@@ -150,13 +150,18 @@ def preprocess_image(image, config, value_range: tuple[float, float]):
   return tf.clip_by_value(image, 0.0, 1.0) * (high - low) + low
 
 
-def _preprocessed(ds, config, value_range: tuple[float, float]):
-  """Examples -> images only, through `preprocess_image`."""
+def _preprocessed(ds, config, value_range: tuple[float, float],
+                  label_key: str | None = None):
+  """Examples -> images through `preprocess_image`, or (image, label) pairs."""
   tf, _ = _tfds()
+
+  def fn(ex):
+    image = preprocess_image(ex['image'], config, value_range)
+    return image if label_key is None else (image, ex[label_key])
+
   # Plain Python control flow on the config only: nothing for AutoGraph to do.
-  fn = tf.autograph.experimental.do_not_convert(
-      lambda ex: preprocess_image(ex['image'], config, value_range))
-  return ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.map(tf.autograph.experimental.do_not_convert(fn),
+                num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def create_train_source(config, mesh: jax.sharding.Mesh,
@@ -213,17 +218,13 @@ def read_whole_split(config, split: str, value_range: tuple[float, float],
   Returns the images [N, H, W, C], or (images, labels) with `label_key`.
   Every process reads the whole split, not a share.
   """
-  tf, tfds = _tfds()
-  ds = get_builder(config).as_dataset(split=split)
-  if label_key is None:
-    ds = _preprocessed(ds, config, value_range)
-    return np.concatenate(list(tfds.as_numpy(ds.batch(4096))))
-  ds = ds.map(tf.autograph.experimental.do_not_convert(
-      lambda ex: (preprocess_image(ex['image'], config, value_range),
-                  ex[label_key])), num_parallel_calls=tf.data.AUTOTUNE)
+  _, tfds = _tfds()
+  ds = _preprocessed(get_builder(config).as_dataset(split=split), config,
+                     value_range, label_key)
   parts = list(tfds.as_numpy(ds.batch(4096)))
-  return (np.concatenate([images for images, _ in parts]),
-          np.concatenate([labels for _, labels in parts]))
+  if label_key is None:
+    return np.concatenate(parts)
+  return tuple(np.concatenate(column) for column in zip(*parts))
 
 
 def check_evaluation(config) -> None:
