@@ -33,15 +33,11 @@ EVALUATORS = config_validation.EVALUATORS
 # ------------------------------------------------------ clustering metrics
 
 
-def contingency(clusters: np.ndarray, labels: np.ndarray,
-                num_clusters: int | None = None,
-                num_classes: int | None = None) -> np.ndarray:
+def contingency(clusters: np.ndarray, labels: np.ndarray) -> np.ndarray:
   """counts[k, y]: how many examples of class y fell into cluster k."""
   clusters = np.asarray(clusters, np.int64)
   labels = np.asarray(labels, np.int64)
-  num_clusters = num_clusters or int(clusters.max()) + 1
-  num_classes = num_classes or int(labels.max()) + 1
-  counts = np.zeros((num_clusters, num_classes), np.int64)
+  counts = np.zeros((clusters.max() + 1, labels.max() + 1), np.int64)
   np.add.at(counts, (clusters, labels), 1)
   return counts
 
@@ -144,13 +140,17 @@ class ClusteringEvaluator:
                  [:len(batch)])
     return np.concatenate(out)
 
-  def describe(self, state: train_step_lib.TrainState) -> str:
-    """What each category of the first categorical code holds."""
+  def report(self, state: train_step_lib.TrainState
+             ) -> tuple[dict[str, float], str]:
+    """The scores, and what each category of the first code holds."""
     predictions = self.predict(state.d.variables())
-    return describe_clusters(predictions[:, 0], self.labels)
+    return (self._scores(predictions),
+            describe_clusters(predictions[:, 0], self.labels))
 
   def __call__(self, state: train_step_lib.TrainState) -> dict[str, float]:
-    predictions = self.predict(state.d.variables())
+    return self._scores(self.predict(state.d.variables()))
+
+  def _scores(self, predictions: np.ndarray) -> dict[str, float]:
     scores = {}
     for i in range(len(self.spec.categorical)):
       code = clustering_scores(predictions[:, i], self.labels)
@@ -180,8 +180,16 @@ def create_evaluators(config, gan: train_step_lib.InfoGAN,
 
 
 def run_evaluators(evaluators: dict[str, Evaluator],
-                   state: train_step_lib.TrainState) -> dict[str, float]:
+                   state: train_step_lib.TrainState,
+                   notes: list[str] | None = None) -> dict[str, float]:
+  """All evaluators' scores. With `notes`, evaluators that can describe what
+  they saw (a `report` method) append that text to it."""
   scores = {}
   for evaluator in evaluators.values():
-    scores.update(evaluator(state))
+    if notes is not None and hasattr(evaluator, 'report'):
+      evaluator_scores, note = evaluator.report(state)
+      notes.append(note)
+    else:
+      evaluator_scores = evaluator(state)
+    scores.update(evaluator_scores)
   return scores

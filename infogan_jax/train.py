@@ -43,9 +43,13 @@ def _checkpoint_manager(workdir: str, config) -> ocp.CheckpointManager:
   )
 
 
-def _write_jsonl(workdir: str, step: int, scalars: dict[str, float]):
-  with open(os.path.join(workdir, 'metrics.jsonl'), 'a') as f:
-    f.write(json.dumps({'step': step, **scalars}) + '\n')
+def _record(writer: metric_writers.MetricWriter, workdir: str, step: int,
+            scalars: dict[str, float]):
+  """Scalars to the writer (TensorBoard, log) and, once, to metrics.jsonl."""
+  writer.write_scalars(step, scalars)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'metrics.jsonl'), 'a') as f:
+      f.write(json.dumps({'step': step, **scalars}) + '\n')
 
 
 def _prepare(config: ml_collections.ConfigDict, needs_data: bool = True):
@@ -92,10 +96,15 @@ def _restore_trained(config, workdir: str, needs_data: bool):
   return mesh, gan, restored
 
 
-def _save_grids(grids: dict[str, np.ndarray], directory: str, step: int):
-  for name, grid in grids.items():
-    images_lib.save_png(grid, os.path.join(directory,
-                                           f'step_{step:08d}_{name}.png'))
+def _save_grids(grids: dict[str, np.ndarray], directory: str,
+                step: int) -> list[str]:
+  """Writes the grids as PNGs (on the main process); returns their paths."""
+  paths = [os.path.join(directory, f'step_{step:08d}_{name}.png')
+           for name in grids]
+  if jax.process_index() == 0:
+    for grid, path in zip(grids.values(), paths):
+      images_lib.save_png(grid, path)
+  return paths
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
@@ -155,23 +164,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         scalars = jax.tree.map(lambda *x: float(np.mean(np.concatenate(x))),
                                *history)
         history = []
-        writer.write_scalars(step, scalars)
-        if is_main:
-          _write_jsonl(workdir, step, scalars)
+        _record(writer, workdir, step, scalars)
 
       if step % config.sample_every_steps == 0 or last:
         grids = render_grids(state.g.variables())
         writer.write_images(step, {f'samples/{name}': grid[None]
                                    for name, grid in grids.items()})
-        if is_main:
-          _save_grids(grids, sample_dir, step)
+        _save_grids(grids, sample_dir, step)
 
       if evaluators and (last or (config.eval_every_steps and
                                   step % config.eval_every_steps == 0)):
-        scores = evaluation.run_evaluators(evaluators, state)
-        writer.write_scalars(step, scores)
-        if is_main:
-          _write_jsonl(workdir, step, scores)
+        _record(writer, workdir, step,
+                evaluation.run_evaluators(evaluators, state))
 
       if step % config.checkpoint_every_steps == 0 or last:
         checkpoints.save(step, args=ocp.args.StandardSave(state), force=True)
@@ -196,16 +200,14 @@ def evaluate(config: ml_collections.ConfigDict,
   evaluators = evaluation.create_evaluators(
       config, gan, mesh, models.output_range(config.model))
   step = int(state.step)
-  scores = evaluation.run_evaluators(evaluators, state)
-  if jax.process_index() == 0:
-    _write_jsonl(workdir, step, scores)
-    writer = metric_writers.create_default_writer(workdir)
-    writer.write_scalars(step, scores)
-    writer.close()
+  notes = []
+  scores = evaluation.run_evaluators(evaluators, state, notes)
+  writer = metric_writers.create_default_writer(
+      workdir, just_logging=jax.process_index() != 0)
+  _record(writer, workdir, step, scores)
+  writer.close()
   report = [f'step {step}: ' + ' '.join(
-      f'{name}={value:.4f}' for name, value in scores.items())]
-  report += [e.describe(state) for e in evaluators.values()
-             if hasattr(e, 'describe')]
+      f'{name}={value:.4f}' for name, value in scores.items())] + notes
   return step, scores, '\n'.join(report)
 
 
@@ -219,9 +221,4 @@ def write_figures(config: ml_collections.ConfigDict, workdir: str) -> list[str]:
   """
   _, gan, state = _restore_trained(config, workdir, needs_data=False)
   grids = traversals.GridRenderer(config, gan)(state.g.variables())
-  step = int(state.step)
-  directory = os.path.join(workdir, 'figures')
-  if jax.process_index() == 0:
-    _save_grids(grids, directory, step)
-  return [os.path.join(directory, f'step_{step:08d}_{name}.png')
-          for name in grids]
+  return _save_grids(grids, os.path.join(workdir, 'figures'), int(state.step))
