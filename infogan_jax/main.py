@@ -15,6 +15,7 @@ import logging as std_logging
 import jax
 from ml_collections import config_flags
 
+from infogan_jax import checkpointing
 from infogan_jax import config_validation
 from infogan_jax import input_pipeline
 from infogan_jax import train
@@ -55,7 +56,8 @@ def main(argv):
       for path in train.write_figures(FLAGS.config, _WORKDIR.value):
         print(path)
   except (config_validation.ConfigError, input_pipeline.DataNotFoundError,
-          train.CheckpointNotFoundError) as e:
+          checkpointing.CheckpointNotFoundError,
+          checkpointing.IncompatibleCheckpointError) as e:
     # Bad input: one line, no traceback, non-zero exit.
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

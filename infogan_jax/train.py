@@ -18,8 +18,8 @@ from clu import periodic_actions
 import jax
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 
+from infogan_jax import checkpointing
 from infogan_jax import config_validation
 from infogan_jax import evaluation
 from infogan_jax import images as images_lib
@@ -28,19 +28,7 @@ from infogan_jax import train_step as train_step_lib
 from infogan_jax import traversals
 
 
-class CheckpointNotFoundError(RuntimeError):
-  """A mode that needs a trained state found no checkpoint in the workdir."""
-
 # ------------------------------------------------------------ training loop
-
-
-def _checkpoint_manager(workdir: str, config) -> ocp.CheckpointManager:
-  return ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), 'checkpoints'),
-      options=ocp.CheckpointManagerOptions(
-          max_to_keep=config.max_checkpoints_to_keep,
-          create=True),
-  )
 
 
 def _record(writer: metric_writers.MetricWriter, workdir: str, step: int,
@@ -74,23 +62,32 @@ def _prepare(config: ml_collections.ConfigDict, needs_data: bool = True):
   return mesh, gan, state
 
 
-def _restore_latest(checkpoints: ocp.CheckpointManager,
-                    state: train_step_lib.TrainState):
-  """The latest checkpoint restored into `state`'s structure, or None."""
-  step = checkpoints.latest_step()
+def _check_model_config(workdir: str, step: int | None, config) -> None:
+  """Stops, naming the fields, if the model differs from the checkpoint's."""
   if step is None:
-    return None
-  return checkpoints.restore(step, args=ocp.args.StandardRestore(state))
+    return
+  reader = checkpointing.Reader(workdir)
+  try:
+    saved = reader.config(step)
+  finally:
+    reader.close()
+  differences = [] if saved is None else checkpointing.config_differences(
+      saved.model, config.model, prefix='model.')
+  if differences:
+    raise checkpointing.IncompatibleCheckpointError(
+        f'the checkpoint at step {step} in {workdir} has another model: '
+        + '; '.join(differences))
 
 
 def _restore_trained(config, workdir: str, needs_data: bool):
   """Mesh, model and the latest checkpoint of `workdir`, for eval and figures."""
   mesh, gan, state = _prepare(config, needs_data)
-  checkpoints = _checkpoint_manager(workdir, config)
-  restored = _restore_latest(checkpoints, state)
+  checkpoints = checkpointing.manager(workdir, config.max_checkpoints_to_keep)
+  _check_model_config(workdir, checkpoints.latest_step(), config)
+  restored = checkpointing.restore_latest(checkpoints, state)
   checkpoints.close()
   if restored is None:
-    raise CheckpointNotFoundError(
+    raise checkpointing.CheckpointNotFoundError(
         f'no checkpoint in {os.path.join(workdir, "checkpoints")}; train '
         f'first (--mode=train) or pass the workdir of a trained run')
   return mesh, gan, restored
@@ -115,18 +112,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   is_main = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
+  checkpoints = checkpointing.manager(workdir, config.max_checkpoints_to_keep)
+  # Before config.json is overwritten: it holds the model of checkpoints
+  # that do not record their config.
+  _check_model_config(workdir, checkpoints.latest_step(), config)
+  restored = checkpointing.restore_latest(checkpoints, state)
+  if restored is not None:
+    state = restored
+    logging.info('Resumed from checkpoint at step %d.', int(state.step))
   if is_main:
     with open(os.path.join(workdir, 'config.json'), 'w') as f:
       f.write(config.to_json_best_effort(indent=2))
   writer = metric_writers.create_default_writer(
       workdir, just_logging=not is_main)
   sample_dir = os.path.join(workdir, 'samples')
-
-  checkpoints = _checkpoint_manager(workdir, config)
-  restored = _restore_latest(checkpoints, state)
-  if restored is not None:
-    state = restored
-    logging.info('Resumed from checkpoint at step %d.', int(state.step))
   start_step = int(state.step)
   per_call = config.steps_per_call
   if start_step % per_call:
@@ -178,7 +177,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                 evaluation.run_evaluators(evaluators, state))
 
       if step % config.checkpoint_every_steps == 0 or last:
-        checkpoints.save(step, args=ocp.args.StandardSave(state), force=True)
+        checkpointing.save(checkpoints, step, state, config)
   checkpoints.wait_until_finished()
   checkpoints.close()
   return state

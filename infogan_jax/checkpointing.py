@@ -1,0 +1,190 @@
+"""Orbax checkpoints of a run: where they live and what each one records.
+
+`WORKDIR/checkpoints/STEP/` holds the whole TrainState. Every step also
+carries, as its Orbax custom metadata, the run's config and the checkpoint
+format version, so a step directory alone is enough to rebuild the networks
+(`infogan_jax.load`). Paths may be local or remote (gs://...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from etils import epath
+import jax
+import ml_collections
+import orbax.checkpoint as ocp
+
+# Bump when a checkpoint written by this code can no longer be read by older
+# code, e.g. when the TrainState layout changes.
+FORMAT_VERSION = 1
+
+
+class CheckpointNotFoundError(RuntimeError):
+  """A mode that needs a trained state found no checkpoint where it looked."""
+
+
+class IncompatibleCheckpointError(ValueError):
+  """A checkpoint does not fit the config or this version of the code."""
+
+
+def _absolute(path: str) -> str:
+  return path if '://' in path else os.path.abspath(path)
+
+
+def checkpoint_dir(workdir: str) -> str:
+  """Where the checkpoints of `workdir` live."""
+  return os.path.join(_absolute(os.fspath(workdir)), 'checkpoints')
+
+
+def manager(workdir: str, max_to_keep: int | None = None
+            ) -> ocp.CheckpointManager:
+  """The training loop's manager: saves and restores whole TrainStates."""
+  return ocp.CheckpointManager(
+      checkpoint_dir(workdir),
+      options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
+                                           create=True))
+
+
+def save(checkpoints: ocp.CheckpointManager, step: int, state: Any,
+         config: ml_collections.ConfigDict) -> None:
+  """Saves `state` at `step`, with the config and format version beside it."""
+  checkpoints.save(
+      step, args=ocp.args.StandardSave(state), force=True,
+      custom_metadata={'format_version': FORMAT_VERSION,
+                       'config': json.loads(config.to_json_best_effort())})
+
+
+def restore_latest(checkpoints: ocp.CheckpointManager, state: Any):
+  """The latest checkpoint restored into `state`'s structure, or None."""
+  step = checkpoints.latest_step()
+  if step is None:
+    return None
+  return checkpoints.restore(step, args=ocp.args.StandardRestore(state))
+
+
+# ------------------------------------------------------------ reading back
+
+
+class Reader:
+  """Read-only access to the checkpoints of a workdir, one step at a time.
+
+  `path` is a workdir (holding checkpoints/) or a checkpoints directory.
+  Parts of the state can be restored without reading the rest, e.g. the
+  networks without their optimiser states.
+  """
+
+  def __init__(self, path: str):
+    path = _absolute(os.fspath(path))
+    if (epath.Path(path) / 'checkpoints').is_dir():
+      self.workdir, self.directory = path, os.path.join(path, 'checkpoints')
+    else:
+      self.workdir, self.directory = os.path.dirname(path.rstrip('/')), path
+    self._missing = (f'no checkpoint in {path}: give the workdir of a '
+                     'training run or its checkpoints/ directory')
+    if not epath.Path(self.directory).is_dir():
+      raise CheckpointNotFoundError(self._missing)
+    self._manager = ocp.CheckpointManager(
+        self.directory, options=ocp.CheckpointManagerOptions(create=False),
+        item_handlers=ocp.PyTreeCheckpointHandler())
+
+  def step(self, step: int | None = None) -> int:
+    """`step` if it was saved, else an error naming the saved steps;
+    without `step`, the newest one."""
+    steps = list(self._manager.all_steps())
+    if not steps:
+      raise CheckpointNotFoundError(self._missing)
+    if step is None:
+      return max(steps)
+    if step not in steps:
+      raise CheckpointNotFoundError(
+          f'no checkpoint at step {step} in {self.directory}; saved steps: '
+          f'{", ".join(map(str, sorted(steps)))}')
+    return step
+
+  def config(self, step: int) -> ml_collections.ConfigDict | None:
+    """The run's config, after checking the step's format version.
+
+    Checkpoints written before the config travelled with them take it from
+    the workdir's config.json; None if there is none.
+    """
+    metadata = self._manager.metadata(step).custom_metadata or {}
+    version = metadata.get('format_version', 1)
+    if version > FORMAT_VERSION:
+      raise IncompatibleCheckpointError(
+          f'the checkpoint at {self.directory}/{step} has format version '
+          f'{version}; this infogan_jax reads versions up to '
+          f'{FORMAT_VERSION}: upgrade infogan_jax')
+    if 'config' in metadata:
+      return ml_collections.ConfigDict(metadata['config'])
+    config_file = epath.Path(self.workdir) / 'config.json'
+    if not config_file.exists():
+      return None
+    return ml_collections.ConfigDict(json.loads(config_file.read_text()))
+
+  def restore(self, step: int, target: Any) -> Any:
+    """The parts of the saved state that `target` names (a nested dict of
+    jax.ShapeDtypeStructs with shardings), after comparing their shapes."""
+    saved = self._manager.item_metadata(step)
+    differences = shape_differences(target, saved)
+    if differences:
+      raise IncompatibleCheckpointError(
+          f'the checkpoint at {self.directory}/{step} does not fit the model: '
+          + '; '.join(differences))
+    return self._manager.restore(step, args=ocp.args.PyTreeRestore(
+        item=target,
+        restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+        partial_restore=True))
+
+  def close(self):
+    self._manager.close()
+
+
+def _flat_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+  leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+  return {jax.tree_util.keystr(path, simple=True, separator='/'):
+          tuple(leaf.shape) for path, leaf in leaves}
+
+
+def shape_differences(expected: Any, saved: Any, limit: int = 5) -> list[str]:
+  """What differs between the arrays `expected` names and those saved.
+
+  Arrays the checkpoint has beyond `expected` are ignored (a partial restore
+  skips them). At most `limit` differences, then a count of the rest.
+  """
+  want, have = _flat_shapes(expected), _flat_shapes(saved)
+  out = []
+  for name, shape in want.items():
+    if name not in have:
+      out.append(f'{name} is missing (expected shape {shape})')
+    elif have[name] != shape:
+      out.append(f'{name} has shape {have[name]}, the model expects {shape}')
+  if len(out) > limit:
+    out = out[:limit] + [f'and {len(out) - limit} more']
+  return out
+
+
+def config_differences(saved: ml_collections.ConfigDict,
+                       given: ml_collections.ConfigDict,
+                       prefix: str = '') -> list[str]:
+  """Fields whose values differ between two configs, as 'name: a vs b'."""
+  saved, given = saved.to_dict(), given.to_dict()
+  out = []
+  for name in sorted(set(saved) | set(given)):
+    a, b = saved.get(name, '<absent>'), given.get(name, '<absent>')
+    if isinstance(a, dict) and isinstance(b, dict):
+      out += config_differences(ml_collections.ConfigDict(a),
+                                ml_collections.ConfigDict(b),
+                                f'{prefix}{name}.')
+    elif _normalised(a) != _normalised(b):
+      out.append(f'{prefix}{name}: {a!r} in the checkpoint, {b!r} given')
+  return out
+
+
+def _normalised(value):
+  """Tuples and lists compare equal (JSON turns one into the other)."""
+  if isinstance(value, (list, tuple)):
+    return [_normalised(v) for v in value]
+  return value
