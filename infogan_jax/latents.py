@@ -141,3 +141,52 @@ def continuous_log_likelihoods(posterior: QPosterior,
   std = 1.0 if posterior.log_std is None else jnp.exp(posterior.log_std)
   return jax.scipy.stats.norm.logpdf(
       latents.continuous.astype(jnp.float32), posterior.mean, std)
+
+
+# ------------------------------------------------------------ code names
+# Codes are named by type and index: 'cat0', 'cat1', ... for the categorical
+# codes, 'cont0', 'cont1', ... for the continuous ones (as in the metrics and
+# the sample grids).
+
+
+def code_names(spec: CodeSpec) -> tuple[str, ...]:
+  """Every code of the layout by name: categorical first, then continuous."""
+  return (tuple(f'cat{i}' for i in range(len(spec.categorical))) +
+          tuple(f'cont{i}' for i in range(spec.num_continuous)))
+
+
+def parse_code_name(spec: CodeSpec, name: str) -> tuple[str, int]:
+  """'cat1' -> ('categorical', 1); ValueError naming the codes if unknown."""
+  if name not in code_names(spec):
+    raise ValueError(f'unknown code {name!r}; this model has '
+                     f'{", ".join(code_names(spec)) or "no codes"}')
+  if name.startswith('cat'):
+    return 'categorical', int(name[3:])
+  return 'continuous', int(name[4:])
+
+
+def set_code(spec: CodeSpec, latents: Latents, name: str,
+             values) -> Latents:
+  """`latents` with code `name` set to `values` (a scalar, or one per row).
+
+  Categories must be integers in [0, K); continuous values may be any
+  number (beyond the prior's [-1, 1] to extrapolate).
+  """
+  kind, index = parse_code_name(spec, name)
+  n = latents.noise.shape[0]
+  values = jnp.asarray(values)
+  if values.ndim > 1 or (values.ndim == 1 and values.shape[0] != n):
+    raise ValueError(f'code {name!r}: give one value or {n} values, got '
+                     f'shape {values.shape}')
+  values = jnp.broadcast_to(values, (n,))
+  if kind == 'categorical':
+    k = spec.categorical[index]
+    if not jnp.issubdtype(values.dtype, jnp.integer):
+      raise ValueError(f'code {name!r}: categories are integers in [0, {k})')
+    if not isinstance(values, jax.core.Tracer) and (
+        (values < 0).any() or (values >= k).any()):
+      raise ValueError(f'code {name!r}: categories must be in [0, {k})')
+    return latents._replace(categorical=latents.categorical.at[:, index].set(
+        values.astype(latents.categorical.dtype)))
+  return latents._replace(continuous=latents.continuous.at[:, index].set(
+      values.astype(latents.continuous.dtype)))

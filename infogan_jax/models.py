@@ -220,6 +220,16 @@ def build_models(model_config) -> tuple[Stack, Discriminator]:
   return generator, discriminator
 
 
+def init_variables(generator: Stack, discriminator: Discriminator,
+                   input_dim: int, image_shape: tuple[int, ...],
+                   g_key: jax.Array, d_key: jax.Array) -> tuple[dict, dict]:
+  """Fresh variables ({'params', 'batch_stats'}) of G and of D with Q."""
+  g_vars = generator.init(g_key, jnp.zeros((1, input_dim)), train=False)
+  d_vars = discriminator.init(d_key, jnp.zeros((1, *image_shape)),
+                              train=False)
+  return g_vars, d_vars
+
+
 def generator_output_shape(model_config) -> tuple[int, ...]:
   """Shape (H, W, C) of one generated image, found without compiling."""
   generator, _ = build_models(model_config)

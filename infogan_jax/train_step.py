@@ -84,10 +84,9 @@ class InfoGAN:
 
   def init(self, seed: int, image_shape: tuple[int, ...]) -> TrainState:
     g_key, d_key, train_key = jax.random.split(jax.random.key(seed), 3)
-    g_vars = self.generator.init(
-        g_key, jnp.zeros((1, self.spec.input_dim)), train=False)
-    d_vars = self.discriminator.init(
-        d_key, jnp.zeros((1, *image_shape)), train=False)
+    g_vars, d_vars = models.init_variables(
+        self.generator, self.discriminator, self.spec.input_dim, image_shape,
+        g_key, d_key)
     return TrainState(
         step=jnp.zeros((), jnp.int32),
         key=jax.random.key_data(train_key),

@@ -19,29 +19,32 @@ from infogan_jax import latents as latents_lib
 from infogan_jax import models
 
 
-def _tile_columns(spec: latents_lib.CodeSpec, key: jax.Array, rows: int,
-                  columns: int) -> latents_lib.Latents:
-  base = latents_lib.sample(spec, key, columns)
-  return jax.tree.map(lambda x: jnp.tile(x, (rows, 1)), base)
+def sweep(spec: latents_lib.CodeSpec, base: latents_lib.Latents, name: str,
+          values: Sequence[float] | jax.Array) -> latents_lib.Latents:
+  """Rows: `values` of code `name` (e.g. 'cat0', 'cont1'); columns: `base`.
+
+  Returns [len(values) * columns] latents, row-major: every row repeats the
+  columns of `base` with only the swept code changed.
+  """
+  values = jnp.asarray(values)
+  columns = base.noise.shape[0]
+  tiled = jax.tree.map(lambda x: jnp.tile(x, (len(values), 1)), base)
+  return latents_lib.set_code(spec, tiled, name, jnp.repeat(values, columns))
 
 
 def categorical_grid(spec: latents_lib.CodeSpec, key: jax.Array, code: int,
                      columns: int) -> latents_lib.Latents:
   """Rows: the categories of categorical code `code`; [K * columns] latents."""
-  rows = spec.categorical[code]
-  lat = _tile_columns(spec, key, rows, columns)
-  categories = jnp.repeat(jnp.arange(rows, dtype=lat.categorical.dtype),
-                          columns)
-  return lat._replace(categorical=lat.categorical.at[:, code].set(categories))
+  return sweep(spec, latents_lib.sample(spec, key, columns), f'cat{code}',
+               jnp.arange(spec.categorical[code]))
 
 
 def continuous_grid(spec: latents_lib.CodeSpec, key: jax.Array, code: int,
                     values: Sequence[float],
                     columns: int) -> latents_lib.Latents:
   """Rows: `values` of continuous code `code`; [len(values) * columns]."""
-  lat = _tile_columns(spec, key, len(values), columns)
-  row_values = jnp.repeat(jnp.asarray(values, lat.continuous.dtype), columns)
-  return lat._replace(continuous=lat.continuous.at[:, code].set(row_values))
+  return sweep(spec, latents_lib.sample(spec, key, columns), f'cont{code}',
+               values)
 
 
 def code_grids(spec: latents_lib.CodeSpec, key: jax.Array, columns: int,
