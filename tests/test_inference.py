@@ -1,0 +1,225 @@
+"""The public API: `infogan_jax.load` and what the restored model does."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+import tensorflow_datasets as tfds
+
+import conftest
+import infogan_jax
+from infogan_jax import checkpointing
+from infogan_jax import evaluation
+from infogan_jax import models
+from infogan_jax import train
+from infogan_jax import train_step as train_step_lib
+
+STEPS = 200
+
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+  """A short run on mock MNIST: long enough for Q to read c1 back."""
+  config = conftest.tiny_config()
+  config.download_data = True
+  config.batch_size = 32
+  config.num_train_steps = STEPS
+  config.log_every_steps = config.sample_every_steps = STEPS
+  config.checkpoint_every_steps = STEPS // 2
+  config.steps_per_call = 1
+  workdir = str(tmp_path_factory.mktemp('run'))
+  with tfds.testing.mock_data(num_examples=64):
+    state = train.train_and_evaluate(config, workdir)
+  return config, workdir, state
+
+
+@pytest.fixture(scope='module')
+def model(run):
+  return infogan_jax.load(run[1])
+
+
+def test_load_restores_the_final_networks_without_optimiser_state(run, model):
+  config, _, state = run
+  assert model.step == STEPS and model.config.seed == config.seed
+  assert model.code_names == ('cat0', 'cont0', 'cont1')
+  assert model.image_shape == (28, 28, 1)
+  for restored, trained in ((model.g_variables, state.g.variables()),
+                            (model.d_variables, state.d.variables())):
+    assert jax.tree.structure(restored) == jax.tree.structure(trained)
+    for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(trained)):
+      np.testing.assert_array_equal(a, b)
+  # Restoring an earlier step and from the checkpoints directory also works.
+  earlier = infogan_jax.load(os.path.join(run[1], 'checkpoints'),
+                             step=STEPS // 2)
+  assert earlier.step == STEPS // 2
+  assert 'step=100' in repr(earlier) and "codes=cat0(10), cont0" in repr(earlier)
+
+
+def test_generate_is_deterministic_in_range_and_fixes_codes(model):
+  key = jax.random.key(3)
+  images = model.generate(key, 6)
+  assert images.shape == (6, 28, 28, 1) and images.dtype == jnp.float32
+  assert 0.0 <= float(images.min()) and float(images.max()) <= 1.0
+  np.testing.assert_array_equal(images, model.generate(key, 6))
+  assert not np.array_equal(images, model.generate(jax.random.key(4), 6))
+
+  codes = {'cat0': 7, 'cont1': jnp.linspace(-2.0, 2.0, 6)}
+  latents = model.sample_latents(key, 6, codes)
+  np.testing.assert_array_equal(latents.categorical[:, 0], 7)
+  np.testing.assert_allclose(latents.continuous[:, 1],
+                             np.linspace(-2.0, 2.0, 6), rtol=1e-6)
+  # Fixing codes leaves z and the other codes as the key draws them.
+  free = model.sample_latents(key, 6)
+  np.testing.assert_array_equal(latents.noise, free.noise)
+  np.testing.assert_array_equal(latents.continuous[:, 0], free.continuous[:, 0])
+  np.testing.assert_array_equal(model.generate(key, 6, codes),
+                                model.render(latents))
+
+
+def test_posterior_recovers_the_categorical_code_after_training(model):
+  latents = model.sample_latents(jax.random.key(5), 500)
+  posterior = model.posterior(model.render(latents))
+  assert posterior.probabilities[0].shape == (500, 10)
+  np.testing.assert_allclose(posterior.probabilities[0].sum(-1), 1.0,
+                             rtol=1e-5)
+  assert posterior.mean.shape == posterior.std.shape == (500, 2)
+  np.testing.assert_array_equal(posterior.std, 1.0)  # Q's std is fixed
+  agreement = np.mean(np.asarray(posterior.categories()[:, 0]) ==
+                      np.asarray(latents.categorical[:, 0]))
+  assert agreement > 0.3, agreement  # chance: 0.1; measured: 0.51
+  r = np.corrcoef(latents.continuous[:, 0], posterior.mean[:, 0])[0, 1]
+  assert r > 0.3, r  # measured: 0.79
+
+
+def test_posterior_agrees_with_the_clustering_evaluator(run, model):
+  config, _, state = run
+  images = np.asarray(model.generate(jax.random.key(6), 32))
+  gan = train_step_lib.InfoGAN.from_config(config)
+  low, high = models.output_range(config.model)
+  evaluator = evaluation.ClusteringEvaluator(
+      gan, train_step_lib.make_mesh(), images * (high - low) + low,
+      np.zeros(32, np.int32), batch_size=16)
+  np.testing.assert_array_equal(evaluator.predict(state.d.variables()),
+                                model.posterior(images).categories())
+  # uint8 images are read as 0..255.
+  as_bytes = np.round(images * 255).astype(np.uint8)
+  np.testing.assert_allclose(
+      model.posterior(as_bytes).probabilities[0],
+      model.posterior(as_bytes / np.float32(255)).probabilities[0], atol=1e-6)
+
+
+def test_traverse_rows_sweep_one_code(model):
+  columns = 4
+  cell = 28 + 2  # image plus the grid's padding
+  grid = model.traverse('cat0', columns=columns)
+  assert grid.shape == (10 * cell - 2, columns * cell - 2, 1)
+  assert 0.0 <= grid.min() and grid.max() <= 1.0
+  # Row 3 shows category 3 on the same draws as every other row.
+  key = jax.random.key(model.config.seed)
+  row = model.generate(key, columns, codes={'cat0': 3})
+  np.testing.assert_allclose(grid[3 * cell:3 * cell + 28, :28], row[0],
+                             atol=1e-6)
+  sweep = model.traverse('cont1', columns=columns)
+  assert sweep.shape[0] == model.config.continuous_sweep_steps * cell - 2
+  custom = model.traverse('cont0', values=[-1.0, 1.0], columns=columns,
+                          codes={'cat0': 2})
+  assert custom.shape == (2 * cell - 2, columns * cell - 2, 1)
+
+
+@pytest.mark.parametrize('call, message', [
+    (lambda m: m.generate(jax.random.key(0), 4, {'cat1': 0}),
+     "unknown code 'cat1'; this model has cat0, cont0, cont1"),
+    (lambda m: m.generate(jax.random.key(0), 4, {'cat0': 10}),
+     "code 'cat0': categories must be in [0, 10)"),
+    (lambda m: m.generate(jax.random.key(0), 4, {'cat0': 1.5}),
+     "code 'cat0': categories are integers in [0, 10)"),
+    (lambda m: m.generate(jax.random.key(0), 4, {'cont0': [1.0, 2.0]}),
+     "code 'cont0': give one value or 4 values"),
+    (lambda m: m.traverse('cont9'), "unknown code 'cont9'"),
+    (lambda m: m.posterior(np.zeros((2, 32, 32, 1))),
+     'images: expected shape (n, *(28, 28, 1)), got (2, 32, 32, 1)'),
+])
+def test_bad_arguments_are_named(model, call, message):
+  with pytest.raises(ValueError) as error:
+    call(model)
+  assert message in str(error.value)
+
+
+def test_missing_checkpoints_and_steps_are_named(run, tmp_path):
+  for path in (tmp_path, tmp_path / 'absent'):
+    with pytest.raises(infogan_jax.CheckpointNotFoundError,
+                       match='no checkpoint in .*: give the workdir of a '
+                       'training run'):
+      infogan_jax.load(str(path))
+  with pytest.raises(infogan_jax.CheckpointNotFoundError,
+                     match='no checkpoint at step 7 .* saved steps: 100, 200'):
+    infogan_jax.load(run[1], step=7)
+
+
+def test_another_model_config_is_refused_naming_the_fields(run):
+  config = conftest.tiny_config()
+  config.model.noise_dim = 30
+  config.model.q_head = ()
+  with pytest.raises(infogan_jax.IncompatibleCheckpointError) as error:
+    infogan_jax.load(run[1], config=config)
+  message = str(error.value)
+  assert 'model.noise_dim: 62 in the checkpoint, 30 given' in message
+  assert "model.q_head: ['fc16-bn-lrelu'] in the checkpoint, () given" in (
+      message)
+  # Fields outside the model may differ (the schedule, the data).
+  config = conftest.tiny_config()
+  config.num_train_steps = 10_000
+  assert infogan_jax.load(run[1], config=config).step == STEPS
+
+
+def test_resuming_with_another_model_stops_before_touching_the_run(run):
+  config, workdir, _ = run
+  config = config.copy_and_resolve_references()
+  config.num_train_steps = 2 * STEPS
+  config.model.leaky_relu_slope = 0.2
+  before = sorted(os.listdir(os.path.join(workdir, 'checkpoints')))
+  with tfds.testing.mock_data(num_examples=64):
+    with pytest.raises(checkpointing.IncompatibleCheckpointError,
+                       match='model.leaky_relu_slope: 0.1 in the checkpoint'):
+      train.train_and_evaluate(config, workdir)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == before
+  with open(os.path.join(workdir, 'config.json')) as f:
+    assert json.load(f)['model']['leaky_relu_slope'] == 0.1
+
+
+def _save_bare(workdir, state, step, **custom_metadata):
+  """A checkpoint as older or newer code might write it."""
+  manager = ocp.CheckpointManager(os.path.join(workdir, 'checkpoints'))
+  manager.save(step, args=ocp.args.StandardSave(state),
+               custom_metadata=custom_metadata)
+  manager.wait_until_finished()
+  manager.close()
+
+
+def test_newer_checkpoint_formats_are_refused(run, tmp_path):
+  _, _, state = run
+  _save_bare(str(tmp_path), state, 5,
+             format_version=checkpointing.FORMAT_VERSION + 1)
+  with pytest.raises(infogan_jax.IncompatibleCheckpointError,
+                     match=f'format version {checkpointing.FORMAT_VERSION + 1}'
+                     '; this infogan_jax reads versions up to'):
+    infogan_jax.load(str(tmp_path))
+
+
+def test_checkpoints_without_a_config_need_one_and_check_shapes(run, tmp_path):
+  config, _, state = run
+  _save_bare(str(tmp_path), state, 5)  # no config, no config.json
+  with pytest.raises(infogan_jax.IncompatibleCheckpointError,
+                     match="records no config .* pass the run's config"):
+    infogan_jax.load(str(tmp_path))
+  assert infogan_jax.load(str(tmp_path), config=config).step == 5
+  other = config.copy_and_resolve_references()
+  other.model.noise_dim = 30
+  with pytest.raises(infogan_jax.IncompatibleCheckpointError) as error:
+    infogan_jax.load(str(tmp_path), config=other)
+  assert ('g/params/Dense_0/kernel has shape (74, 32), the model expects '
+          '(42, 32)') in str(error.value)
