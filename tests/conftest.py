@@ -39,6 +39,10 @@ def config():
 
 @pytest.fixture
 def mnist_data_dir():
+  return require_mnist()
+
+
+def require_mnist() -> str:
   """TFDS_DATA_DIR holding MNIST: required in CI, skipped elsewhere if absent."""
   data_dir = os.environ.get('TFDS_DATA_DIR', '')
   if os.path.isdir(os.path.join(data_dir, 'mnist')):

@@ -2,10 +2,15 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
+import nbclient
+import nbformat
 import pytest
+
+import conftest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -13,20 +18,29 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVAL_ACCURACY_AT_300 = 0.35  # measured: 0.53
 
 
-@pytest.mark.slow
-def test_short_run_reaches_two_nats(mnist_data_dir, tmp_path):
-  # One process on one CPU device, the paper's MNIST model at batch 64.
+# Both tests use one training run: keep them on one pytest-xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group('mnist_run')]
+
+
+@pytest.fixture(scope='module')
+def mnist_run(tmp_path_factory):
+  """The README's command for 300 steps at batch 64, on one CPU device."""
+  conftest.require_mnist()
+  workdir = tmp_path_factory.mktemp('mnist')
   env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
-  env['TFDS_DATA_DIR'] = mnist_data_dir
   result = subprocess.run(
       [sys.executable, '-m', 'infogan_jax.main', '--config=configs/mnist.py',
-       f'--workdir={tmp_path}', '--config.batch_size=64',
+       f'--workdir={workdir}', '--config.batch_size=64',
        '--config.num_train_steps=300', '--config.log_every_steps=50',
        '--config.sample_every_steps=300', '--config.checkpoint_every_steps=300',
        '--config.shuffle_buffer_size=2000'],
       cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
   assert result.returncode == 0, result.stderr[-3000:]
-  with open(tmp_path / 'metrics.jsonl') as f:
+  return workdir
+
+
+def test_short_run_reaches_two_nats(mnist_run):
+  with open(mnist_run / 'metrics.jsonl') as f:
     records = [json.loads(line) for line in f]
   rows = [r for r in records if 'mi_cat_nats' in r]
   evals = [r for r in records if 'eval_accuracy' in r]
@@ -38,7 +52,33 @@ def test_short_run_reaches_two_nats(mnist_data_dir, tmp_path):
   assert evals[0]['eval_nmi'] > 0.3 and evals[0]['eval_ari'] > 0.15, evals
   mi = [r['mi_cat_nats'] for r in rows]
   assert mi[0] < 2.0 < mi[-1] <= rows[-1]['h_cat_nats'] + 1e-6, mi
-  assert os.listdir(tmp_path / 'checkpoints') == ['300']
-  assert sorted(os.listdir(tmp_path / 'samples')) == [
+  assert os.listdir(mnist_run / 'checkpoints') == ['300']
+  assert sorted(os.listdir(mnist_run / 'samples')) == [
       'step_00000300_cat0.png', 'step_00000300_cont0.png',
       'step_00000300_cont1.png']
+
+
+def test_colab_notebook_runs_on_the_checkpoint(mnist_run, tmp_path,
+                                                monkeypatch):
+  notebook = nbformat.read(os.path.join(REPO, 'notebooks', 'colab.ipynb'),
+                           as_version=4)
+  monkeypatch.setenv('INFOGAN_WORKDIR', str(mnist_run))
+  monkeypatch.delenv('XLA_FLAGS', raising=False)  # the kernel: one device
+  # Raises CellExecutionError, with the cell and its traceback, on any error.
+  nbclient.NotebookClient(notebook, timeout=600, kernel_name='python3',
+                          resources={'metadata': {'path': str(tmp_path)}}
+                          ).execute()
+  text = '\n'.join(output.get('text', '') for cell in notebook.cells
+                   for output in cell.get('outputs', []))
+  assert 'TrainedInfoGAN(dataset=\'mnist\', step=300' in text
+  # Q reads back the category G was given, and classifies test digits.
+  agreement = re.search(r'cat0: Q names the category G was given for '
+                        r'([\d.]+)%', text)
+  assert agreement and float(agreement.group(1)) > 50, text
+  accuracy = re.search(r'matched accuracy ([\d.]+)', text)
+  assert accuracy and float(accuracy.group(1)) > EVAL_ACCURACY_AT_300, text
+  images = [output for cell in notebook.cells
+            for output in cell.get('outputs', [])
+            if 'image/png' in output.get('data', {})]
+  # The sample grid, one grid per code, the test images.
+  assert len(images) >= 5, len(images)
