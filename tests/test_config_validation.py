@@ -10,6 +10,8 @@ import tensorflow_datasets as tfds
 from configs import default
 from configs import mnist
 from configs import mnist_gan
+from configs import mnist_tuned
+from infogan_jax import checkpointing
 from infogan_jax import config_validation
 from infogan_jax import input_pipeline
 from infogan_jax import train
@@ -59,6 +61,14 @@ def test_default_and_mnist_configs_are_valid():
   config_validation.validate(default.get_config(), device_count=8)
   config_validation.validate(mnist.get_config(), device_count=8)
   config_validation.validate(mnist_gan.get_config(), device_count=8)
+  config_validation.validate(mnist_tuned.get_config(), device_count=8)
+
+
+def test_mnist_tuned_changes_only_the_screened_choices():
+  assert checkpointing.config_differences(
+      mnist.get_config(), mnist_tuned.get_config()) == [
+          'lambda_continuous: 1.0 in the checkpoint, 0.1 given',
+          'model.leaky_relu_slope: 0.1 in the checkpoint, 0.01 given']
 
 
 def test_clustering_needs_a_categorical_code(config):
