@@ -124,10 +124,19 @@ class Reader:
       return None
     return ml_collections.ConfigDict(json.loads(config_file.read_text()))
 
-  def restore(self, step: int, target: Any) -> Any:
+  def restore(self, step: int, target: Any = None) -> Any:
     """The parts of the saved state that `target` names (a nested dict of
-    jax.ShapeDtypeStructs with shardings), after comparing their shapes."""
+    jax.ShapeDtypeStructs with shardings), after comparing their shapes.
+
+    Without `target`, all of it as nested dicts and lists, on the first local
+    device, whatever devices and processes saved it.
+    """
     saved = self._manager.item_metadata(step)
+    if target is None:
+      device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+      target = jax.tree.map(
+          lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+          saved.tree)
     differences = shape_differences(target, saved)
     if differences:
       raise IncompatibleCheckpointError(
@@ -168,8 +177,11 @@ def shape_differences(expected: Any, saved: Any, limit: int = 5) -> list[str]:
 
 def config_differences(saved: ml_collections.ConfigDict,
                        given: ml_collections.ConfigDict,
-                       prefix: str = '') -> list[str]:
-  """Fields whose values differ between two configs, as 'name: a vs b'."""
+                       prefix: str = '',
+                       labels: tuple[str, str] = ('in the checkpoint', 'given')
+                       ) -> list[str]:
+  """Fields whose values differ between two configs, as
+  'name: a in the checkpoint, b given' (`labels` name the two sides)."""
   saved, given = saved.to_dict(), given.to_dict()
   out = []
   for name in sorted(set(saved) | set(given)):
@@ -177,9 +189,9 @@ def config_differences(saved: ml_collections.ConfigDict,
     if isinstance(a, dict) and isinstance(b, dict):
       out += config_differences(ml_collections.ConfigDict(a),
                                 ml_collections.ConfigDict(b),
-                                f'{prefix}{name}.')
+                                f'{prefix}{name}.', labels)
     elif _normalised(a) != _normalised(b):
-      out.append(f'{prefix}{name}: {a!r} in the checkpoint, {b!r} given')
+      out.append(f'{prefix}{name}: {a!r} {labels[0]}, {b!r} {labels[1]}')
   return out
 
 

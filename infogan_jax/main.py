@@ -4,6 +4,10 @@ Fields of the config file can be overridden as `--config.FIELD=VALUE`.
 --mode=train (default) trains or resumes; --mode=eval runs the config's
 evaluators on the workdir's latest checkpoint and prints the scores;
 --mode=figures writes that checkpoint's code grids to DIR/figures/.
+
+A job of several processes (a TPU pod, a GPU cluster, N local processes) runs
+this same command in every process; see `distributed.py` for how they find
+each other, and README "Several processes and hosts".
 """
 
 import sys
@@ -17,6 +21,7 @@ from ml_collections import config_flags
 
 from infogan_jax import checkpointing
 from infogan_jax import config_validation
+from infogan_jax import distributed
 from infogan_jax import input_pipeline
 from infogan_jax import train
 
@@ -30,6 +35,23 @@ _MODE = flags.DEFINE_enum(
 config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
                                 lock_config=True)
 flags.mark_flags_as_required(['config', 'workdir'])
+_DISTRIBUTED = flags.DEFINE_enum(
+    'distributed', 'auto', list(distributed.MODES),
+    'auto: join a multi-process job when the flags below (or JAX_* '
+    'variables) say so, or on SLURM with several tasks and on Cloud TPU '
+    'VMs. on: always call jax.distributed.initialize. off: never.')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', None, 'HOST:PORT of process 0 (default: '
+    '$JAX_COORDINATOR_ADDRESS, or detected on SLURM and Cloud TPU).')
+_NUM_PROCESSES = flags.DEFINE_integer(
+    'num_processes', None, 'Processes in the job (default: '
+    '$JAX_NUM_PROCESSES, or detected).')
+_PROCESS_ID = flags.DEFINE_integer(
+    'process_id', None, 'This process, 0..num_processes-1 (default: '
+    '$JAX_PROCESS_ID, or detected).')
+_TIMEOUT = flags.DEFINE_integer(
+    'distributed_timeout_s', 300, 'Give up when the processes have not all '
+    'joined within this many seconds.')
 
 
 class _QuietLibraries(std_logging.Filter):
@@ -44,9 +66,15 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_QuietLibraries())
-  logging.info('JAX process %d of %d, local devices: %s', jax.process_index(),
-               jax.process_count(), jax.local_devices())
   try:
+    distributed.initialize(
+        _DISTRIBUTED.value,
+        distributed.settings(_COORDINATOR.value, _NUM_PROCESSES.value,
+                             _PROCESS_ID.value),
+        timeout_s=_TIMEOUT.value)
+    logging.info('JAX process %d of %d, local devices: %s',
+                 jax.process_index(), jax.process_count(), jax.local_devices())
+    distributed.check_same_config(FLAGS.config)
     if _MODE.value == 'train':
       train.train_and_evaluate(FLAGS.config, _WORKDIR.value)
     elif _MODE.value == 'eval':
@@ -57,7 +85,8 @@ def main(argv):
         print(path)
   except (config_validation.ConfigError, input_pipeline.DataNotFoundError,
           checkpointing.CheckpointNotFoundError,
-          checkpointing.IncompatibleCheckpointError) as e:
+          checkpointing.IncompatibleCheckpointError,
+          distributed.DistributedError) as e:
     # Bad input: one line, no traceback, non-zero exit.
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
