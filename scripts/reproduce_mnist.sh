@@ -28,10 +28,10 @@ for name in "${names[@]}"; do
   esac
   start=$(date +%s)
   python -m infogan_jax.main --config=$config --workdir="$runs/$name" \
-      --config.seed=$seed > "$runs/$name.log" 2>&1
+      --config.seed="$seed" > "$runs/$name.log" 2>&1
   wall=$(( $(date +%s) - start ))
   python -m infogan_jax.main --config=$config --workdir="$runs/$name" \
-      --config.seed=$seed --mode=eval 2>/dev/null | tee "docs/results/$name.eval.txt"
+      --config.seed="$seed" --mode=eval 2>/dev/null | tee "docs/results/$name.eval.txt"
   python -m infogan_jax.summary --workdir="$runs/$name" --wall_s=$wall > "$summary"
 done
 

@@ -93,3 +93,23 @@ def test_device_dataset_holds_the_pipelines_images(config):
     return images[np.lexsort(images.T[::-1])]
   np.testing.assert_allclose(by_content(dataset.images),
                              by_content(epoch.reshape(24, 28, 28, 1)))
+
+
+def test_each_process_reads_its_own_share(config, mnist_data_dir, monkeypatch):
+  """Two processes' shares of MNIST's training split: disjoint, complete."""
+  config.data_dir = mnist_data_dir
+  _, tfds_module = input_pipeline._tfds()  # pylint: disable=protected-access
+  shares = []
+  for index in (0, 1):
+    monkeypatch.setattr(jax, 'process_count', lambda: 2)
+    monkeypatch.setattr(jax, 'process_index', lambda i=index: i)
+    ds = input_pipeline._read_split(config, tfds_module, seed=0)  # pylint: disable=protected-access
+    shares.append({hash(image.tobytes()) for image in
+                   (ex['image'] for ex in tfds_module.as_numpy(ds))})
+  monkeypatch.undo()
+  everything = {hash(ex['image'].tobytes()) for ex in tfds_module.as_numpy(
+      input_pipeline.get_builder(config).as_dataset(split='train'))}
+  # MNIST repeats a handful of images, so compare sets of distinct images.
+  assert shares[0] | shares[1] == everything
+  assert len(shares[0] & shares[1]) < 20
+  assert abs(len(shares[0]) - len(shares[1])) < 100
