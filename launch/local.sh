@@ -18,10 +18,8 @@
 #   DRY_RUN=1            print the commands instead of running them
 set -euo pipefail
 
-usage() {
-  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-  exit 2
-}
+# shellcheck source=launch/common.sh
+source "$(dirname "$0")/common.sh"
 [ $# -ge 2 ] || usage
 case $1 in -h|--help) usage ;; esac
 
@@ -37,9 +35,7 @@ PYTHON=${PYTHON:-python3}
 DRY_RUN=${DRY_RUN:-0}
 
 case $PLATFORM in cpu|gpu) ;; *) echo "PLATFORM=$PLATFORM: must be cpu or gpu" >&2; exit 2 ;; esac
-for name in NUM_PROCESSES DEVICES_PER_PROCESS PORT TIMEOUT_S; do
-  [[ ${!name} =~ ^[1-9][0-9]*$ ]] || { echo "$name=${!name}: must be a positive integer" >&2; exit 2; }
-done
+require_positive_integers NUM_PROCESSES DEVICES_PER_PROCESS PORT TIMEOUT_S
 
 cd "$(dirname "$0")/.."
 [ "$DRY_RUN" = 1 ] || mkdir -p "$LOG_DIR"

@@ -23,10 +23,8 @@
 #   DRY_RUN=1      print the sbatch command instead of submitting it
 set -euo pipefail
 
-usage() {
-  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-  exit 2
-}
+# shellcheck source=launch/common.sh
+source "$(dirname "$0")/common.sh"
 [ $# -ge 2 ] || usage
 case $1 in -h|--help) usage ;; esac
 
@@ -45,9 +43,7 @@ VENV=${VENV:-$repo/.venv}
 LOG_DIR=${LOG_DIR:-$workdir/logs}
 DRY_RUN=${DRY_RUN:-0}
 
-for name in NODES GPUS_PER_NODE CPUS_PER_TASK; do
-  [[ ${!name} =~ ^[1-9][0-9]*$ ]] || { echo "$name=${!name}: must be a positive integer" >&2; exit 2; }
-done
+require_positive_integers NODES GPUS_PER_NODE CPUS_PER_TASK
 case $PROCESS_PER in
   gpu) tasks_per_node=$GPUS_PER_NODE ;;
   # JAX would otherwise give the node's one process only GPU 0.

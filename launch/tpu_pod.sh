@@ -25,10 +25,8 @@
 #   DRY_RUN=1        print the commands instead of running them
 set -euo pipefail
 
-usage() {
-  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-  exit 2
-}
+# shellcheck source=launch/common.sh
+source "$(dirname "$0")/common.sh"
 
 action=all
 case ${1:-} in
@@ -55,15 +53,6 @@ DRY_RUN=${DRY_RUN:-0}
 gcloud_tpu=(gcloud compute tpus tpu-vm)
 where=("--zone=$ZONE")
 [ -z "$PROJECT" ] || where+=("--project=$PROJECT")
-
-run() {
-  if [ "$DRY_RUN" = 1 ]; then
-    printf '%q ' "$@"
-    echo
-  else
-    "$@"
-  fi
-}
 
 need() {
   local name=$1 hint=$2

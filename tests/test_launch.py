@@ -23,8 +23,9 @@ def test_shell_scripts_pass_shellcheck():
   shellcheck = shutil.which('shellcheck')
   assert shellcheck, "shellcheck is missing: pip install -e '.[test]'"
   assert len(SCRIPTS) >= 5
-  result = subprocess.run([shellcheck, *SCRIPTS], capture_output=True,
-                          text=True)
+  # -x: also check what the scripts source (launch/common.sh).
+  result = subprocess.run([shellcheck, '-x', *SCRIPTS], cwd=REPO,
+                          capture_output=True, text=True)
   assert result.returncode == 0, result.stdout
 
 
