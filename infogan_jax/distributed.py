@@ -101,8 +101,10 @@ def initialize(mode: str = 'auto', job: Settings = Settings(),
   """Joins the job if there is one; returns whether JAX was initialised.
 
   mode 'auto': when `job` says anything or a cluster is detected; 'on':
-  always (JAX detects what is not given); 'off': never. Failing to reach the
-  other processes within `timeout_s` raises DistributedError, not a hang.
+  always (JAX detects what is not given); 'off': never. Bad or incomplete
+  settings raise DistributedError. A job that has not formed within
+  `timeout_s` ends the process with exit status 2 and a one-line error on
+  stderr: JAX would abort it with no exception to catch.
   """
   if mode not in MODES:
     raise DistributedError(f'distributed={mode!r}: must be one of {MODES}')
