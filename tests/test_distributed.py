@@ -18,6 +18,8 @@ import pytest
 from infogan_jax import checkpointing
 from infogan_jax import distributed
 
+import conftest
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The tiny model of conftest.tiny_config, as command-line overrides.
@@ -47,7 +49,8 @@ def _free_port() -> int:
 
 def _env(devices: int) -> dict[str, str]:
   env = dict(os.environ, JAX_PLATFORMS='cpu',
-             XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
+             XLA_FLAGS=f'--xla_force_host_platform_device_count={devices} '
+             + conftest.FAST_COMPILE)
   for name in ('JAX_COORDINATOR_ADDRESS', 'JAX_NUM_PROCESSES',
                'JAX_PROCESS_ID'):
     env.pop(name, None)
