@@ -43,7 +43,7 @@ cd "$(dirname "$0")/.."
 pids=()
 for ((i = 0; i < NUM_PROCESSES; i++)); do
   if [ "$PLATFORM" = cpu ]; then
-    device_env=(JAX_PLATFORMS=cpu "XLA_FLAGS=--xla_force_host_platform_device_count=$DEVICES_PER_PROCESS")
+    device_env=(JAX_PLATFORMS=cpu "XLA_FLAGS=${XLA_FLAGS:-} --xla_force_host_platform_device_count=$DEVICES_PER_PROCESS")
   else
     device_env=("CUDA_VISIBLE_DEVICES=$i")
   fi
@@ -70,8 +70,13 @@ done
 trap 'kill "${pids[@]}" 2>/dev/null || true' INT TERM
 status=0
 for i in "${!pids[@]}"; do
-  code=0
-  wait "${pids[$i]}" || code=$?
+  # wait returns early (status > 128) when a trapped signal arrives; wait
+  # again for the process's own status (75 after a SIGTERM: preempted).
+  while :; do
+    code=0
+    wait "${pids[$i]}" || code=$?
+    if [ "$code" -le 128 ] || ! kill -0 "${pids[$i]}" 2>/dev/null; then break; fi
+  done
   if [ "$code" -ne 0 ]; then
     echo "process $i exited with status $code (log: $([ "$i" -eq 0 ] && echo terminal || echo "$LOG_DIR/process_$i.log"))" >&2
     [ "$status" -ne 0 ] || status=$code
