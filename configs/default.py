@@ -44,7 +44,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.center_crop = 0
   config.image_channels = 0
   config.image_size = 0
-  # Elements held in the tf.data shuffle buffer (per process).
+  # Elements held in the tf.data shuffle buffer (per process). Each epoch
+  # streams the process's share of the split in file order through a buffer
+  # of this size, seeded by (seed, process, epoch): the batches of a step
+  # depend on nothing else, so a resumed run sees what an uninterrupted one
+  # would have.
   config.shuffle_buffer_size = 10_000
   # Keep the decoded training split in host memory after the first pass.
   # Right for small sets such as MNIST; turn off for large ones.
@@ -126,6 +130,11 @@ def get_config() -> ml_collections.ConfigDict:
   # loss, so the bound measures how much of c the fakes carry, but G is not
   # pushed to make c recoverable.
   config.mi_in_generator_loss = True
+  # A step whose loss or gradients are not finite (NaN or inf): 'stop' ends
+  # the run with an error naming the step and the last checkpoint, which is
+  # kept as it was (exit status 3); 'skip' drops that step's updates and
+  # goes on, counting such steps in the metric nonfinite_steps.
+  config.on_nonfinite = 'stop'
 
   # ----------------------------------------------------------- evaluation
   # Evaluators run every eval_every_steps, at the end of training and by
@@ -140,8 +149,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_batch_size = 1_000
 
   # ---------------------------------------------------- logging and saving
-  # Scalars (averaged over the interval) go to TensorBoard, the log and
-  # workdir/metrics.jsonl every this many steps.
+  # Scalars (averaged over the interval; nonfinite_steps summed) go to
+  # TensorBoard, the log and workdir/metrics.jsonl every this many steps.
   config.log_every_steps = 50
   # A sample grid goes to workdir/samples/ and TensorBoard this often.
   config.sample_every_steps = 500

@@ -117,19 +117,17 @@ def num_train_examples(config) -> int:
   return get_builder(config).info.splits[config.train_split].num_examples
 
 
-def _read_split(config, tfds, seed: int):
-  """This process's share of the training split, unshuffled within files."""
+def _read_split(config, tfds):
+  """This process's share of the training split, in a fixed order."""
   builder = get_builder(config)
-  read_config = tfds.ReadConfig(shuffle_seed=seed)
   if config.dataset == IMAGE_FOLDER:
     # ImageFolder has no sub-splits: shard the file list per process instead.
-    ds = builder.as_dataset(split=config.train_split, read_config=read_config)
+    ds = builder.as_dataset(split=config.train_split, shuffle_files=False)
     return ds.shard(jax.process_count(), jax.process_index())
   split = tfds.split_for_jax_process(
       config.train_split, process_index=jax.process_index(),
       process_count=jax.process_count())
-  return builder.as_dataset(split=split, shuffle_files=True,
-                            read_config=read_config)
+  return builder.as_dataset(split=split, shuffle_files=False)
 
 
 def preprocess_image(image, config, value_range: tuple[float, float]):
@@ -180,6 +178,12 @@ def create_train_source(config, mesh: jax.sharding.Mesh,
       start_step=start_step, steps_per_call=config.steps_per_call)
 
 
+def _epoch_seed(config) -> int:
+  """The shuffle seed of this process's epoch 0; epoch e uses it + e."""
+  sequence = np.random.SeedSequence([config.seed, jax.process_index()])
+  return int(sequence.generate_state(1, np.uint32)[0]) << 20
+
+
 def create_train_iterator(config, sharding: jax.sharding.NamedSharding,
                           value_range: tuple[float, float],
                           start_step: int = 0,
@@ -193,17 +197,37 @@ def create_train_iterator(config, sharding: jax.sharding.NamedSharding,
   Every process reads its own slice of the split and contributes
   batch_size / process_count images to each global batch. Labels are dropped:
   InfoGAN never sees them. Images are preprocessed (`preprocess_image`) into
-  `value_range`, the generator's output range. The shuffle seed depends on
-  the process and on `start_step`, so a resumed run does not replay the order
-  it has seen.
+  `value_range`, the generator's output range.
+
+  The order is a function of the seed, the process and the step alone: epoch
+  e is the process's slice, in file order, through a shuffle buffer seeded
+  with (seed, process, e), and step s starts at element s * local batch of
+  the endless sequence of epochs. A run resumed at `start_step` therefore
+  sees exactly the batches an uninterrupted run would.
   """
   tf, tfds = _tfds()
-  seed = config.seed + 1_000_003 * jax.process_index() + start_step
-  ds = _preprocessed(_read_split(config, tfds, seed), config, value_range)
+  images = _preprocessed(_read_split(config, tfds), config, value_range)
   if config.cache_dataset:
-    ds = ds.cache()
+    images = images.cache()
+  size = int(images.cardinality())
+  if size < 0:  # unknown: count once
+    size = int(images.reduce(np.int64(0), tf.autograph.experimental.
+                             do_not_convert(lambda n, _: n + 1)))
+  if size == 0:
+    raise DataNotFoundError(
+        f"process {jax.process_index()} has no images of split "
+        f"'{config.train_split}' of dataset '{config.dataset}' to read")
   local_batch = config.batch_size // jax.process_count()
-  ds = ds.repeat().shuffle(config.shuffle_buffer_size, seed=seed)
+  first_epoch, offset = divmod(start_step * local_batch, size)
+  seed = _epoch_seed(config)
+
+  @tf.autograph.experimental.do_not_convert
+  def epoch(e):
+    return images.shuffle(config.shuffle_buffer_size, seed=seed + e,
+                          reshuffle_each_iteration=False)
+
+  ds = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
+  ds = ds.flat_map(epoch).skip(offset)
   ds = ds.batch(local_batch, drop_remainder=True)
   ds = ds.batch(steps_per_call)
   ds = ds.prefetch(tf.data.AUTOTUNE)

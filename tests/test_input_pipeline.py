@@ -36,6 +36,29 @@ def test_global_sharded_batches_in_range(config, value_range):
       values.max())
 
 
+def test_order_depends_only_on_the_step(config):
+  """A resumed iterator continues the uninterrupted order, across epochs."""
+  config.download_data = True
+  config.shuffle_buffer_size = 8  # each epoch of 24 in its own order
+  sharding = train_step.stacked_data_sharding(train_step.make_mesh())
+
+  def batches(start_step, n):
+    it = input_pipeline.create_train_iterator(
+        config, sharding, (0.0, 1.0), start_step=start_step)
+    return [np.asarray(next(it))[0] for _ in range(n)]
+
+  with tfds.testing.mock_data(num_examples=24):
+    whole = batches(0, 6)  # 96 images: four epochs of 24
+    for start in (1, 2, 4):  # step 1 straddles epochs 0 and 1
+      np.testing.assert_array_equal(np.stack(batches(start, 2)),
+                                    np.stack(whole[start:start + 2]))
+  flat = np.stack(whole).reshape(4, 24, -1)
+  assert not np.array_equal(flat[0], flat[1])  # epochs are reshuffled
+  for epoch in flat[1:]:  # each a permutation of the same 24 images
+    np.testing.assert_array_equal(np.sort(epoch, axis=0),
+                                  np.sort(flat[0], axis=0))
+
+
 def test_data_dir_from_config_or_environment(monkeypatch):
   monkeypatch.setenv('TFDS_DATA_DIR', '/from/env')
   assert input_pipeline.resolve_data_dir('') == '/from/env'
@@ -103,7 +126,7 @@ def test_each_process_reads_its_own_share(config, mnist_data_dir, monkeypatch):
   for index in (0, 1):
     monkeypatch.setattr(jax, 'process_count', lambda: 2)
     monkeypatch.setattr(jax, 'process_index', lambda i=index: i)
-    ds = input_pipeline._read_split(config, tfds_module, seed=0)  # pylint: disable=protected-access
+    ds = input_pipeline._read_split(config, tfds_module)  # pylint: disable=protected-access
     shares.append({hash(image.tobytes()) for image in
                    (ex['image'] for ex in tfds_module.as_numpy(ds))})
   monkeypatch.undo()
