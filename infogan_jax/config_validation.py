@@ -78,6 +78,9 @@ def _layers(config, field: str, allow_empty: bool):
   return value
 
 
+# What a step with a non-finite loss or gradient does (config.on_nonfinite).
+ON_NONFINITE = ('stop', 'skip')
+
 # The evaluators infogan_jax.evaluation can build (config.evaluators).
 EVALUATORS = ('clustering',)
 
@@ -154,6 +157,9 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   for field in ('data_on_device', 'mi_in_generator_loss'):
     if not isinstance(config[field], bool):
       raise ConfigError(field, config[field], 'must be True or False')
+  if config.on_nonfinite not in ON_NONFINITE:
+    raise ConfigError('on_nonfinite', config.on_nonfinite,
+                      f'must be one of {ON_NONFINITE}')
 
   _validate_evaluation(config, device_count)
 

@@ -63,6 +63,8 @@ class InfoGAN:
   lambda_categorical: float
   lambda_continuous: float
   mi_in_generator_loss: bool = True  # False: the plain-GAN baseline
+  # True: an update whose loss or gradients are not finite is not applied.
+  skip_nonfinite: bool = False
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> InfoGAN:
@@ -80,6 +82,7 @@ class InfoGAN:
         lambda_categorical=config.lambda_categorical,
         lambda_continuous=config.lambda_continuous,
         mi_in_generator_loss=config.mi_in_generator_loss,
+        skip_nonfinite=config.on_nonfinite == 'skip',
     )
 
   def init(self, seed: int, image_shape: tuple[int, ...]) -> TrainState:
@@ -128,11 +131,26 @@ def _sample_latents(gan: InfoGAN, key: jax.Array, n: int,
   return latents
 
 
-def _apply_gradients(net: NetState, tx: optax.GradientTransformation, grads,
-                     batch_stats) -> NetState:
+def _all_finite(tree) -> jax.Array:
+  return jnp.all(jnp.stack([jnp.isfinite(x).all()
+                            for x in jax.tree.leaves(tree)]))
+
+
+def _apply_gradients(gan: InfoGAN, net: NetState,
+                     tx: optax.GradientTransformation, loss, grads,
+                     batch_stats) -> tuple[NetState, jax.Array]:
+  """The updated network, and whether its loss and gradients were finite.
+
+  Under `gan.skip_nonfinite` a non-finite update leaves the network as it
+  was (parameters, BN statistics and optimiser state alike).
+  """
+  finite = _all_finite((loss, grads))
   updates, opt_state = tx.update(grads, net.opt_state, net.params)
-  return NetState(optax.apply_updates(net.params, updates), batch_stats,
-                  opt_state)
+  new = NetState(optax.apply_updates(net.params, updates), batch_stats,
+                 opt_state)
+  if gan.skip_nonfinite:
+    new = optax.tree.where(finite, new, net)
+  return new, finite
 
 
 def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
@@ -140,7 +158,11 @@ def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
   """One iteration: a D (and Q) update, then a G update, fresh latents each.
 
   Pure: (state, batch) -> (state, metrics). Each network's BN running
-  statistics are updated by the half that trains it.
+  statistics are updated by the half that trains it. `nonfinite_steps` in the
+  metrics flags a step whose losses or gradients were not all finite; the
+  training loop stops on it, or, with `gan.skip_nonfinite`, the step's
+  updates are dropped (the step still counts, so the next draws new latents
+  and a new batch).
   """
   n = images.shape[0]
   key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
@@ -165,7 +187,8 @@ def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
 
   (d_loss, d_aux), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
       state.d.params)
-  d_state = _apply_gradients(state.d, gan.d_tx, d_grads, d_aux['stats'])
+  d_state, d_finite = _apply_gradients(gan, state.d, gan.d_tx, d_loss,
+                                       d_grads, d_aux['stats'])
 
   # G half: the updated D judges fresh fakes; D's statistics are not updated.
   g_latents = _sample_latents(gan, g_key, n, data_sharding)
@@ -183,7 +206,8 @@ def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
 
   (g_loss, g_aux), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
       state.g.params)
-  g_state = _apply_gradients(state.g, gan.g_tx, g_grads, g_aux['stats'])
+  g_state, g_finite = _apply_gradients(gan, state.g, gan.g_tx, g_loss,
+                                       g_grads, g_aux['stats'])
 
   metrics = {
       'd_loss': d_loss,
@@ -195,6 +219,8 @@ def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
       'mi_cont_nats': d_aux['mi'].continuous,
       'd_real': d_aux['d_real'],
       'd_fake': d_aux['d_fake'],
+      # 1 when a loss or gradient was not finite (summed when logged).
+      'nonfinite_steps': 1 - (d_finite & g_finite).astype(jnp.int32),
   }
   # With several codes of a type, each code's own bound too.
   mi = d_aux['mi']
