@@ -12,8 +12,10 @@ import json
 import os
 from typing import Any
 
+from absl import logging
 from etils import epath
 import jax
+from jax.experimental import multihost_utils
 import ml_collections
 import orbax.checkpoint as ocp
 
@@ -39,13 +41,24 @@ def checkpoint_dir(workdir: str) -> str:
   return os.path.join(_absolute(os.fspath(workdir)), 'checkpoints')
 
 
+def unreadable_dir(workdir: str) -> str:
+  """Where checkpoints that could not be read are moved, out of the way."""
+  return os.path.join(_absolute(os.fspath(workdir)), 'checkpoints_unreadable')
+
+
 def manager(workdir: str, max_to_keep: int | None = None
             ) -> ocp.CheckpointManager:
-  """The training loop's manager: saves and restores whole TrainStates."""
+  """The training loop's manager: saves and restores whole TrainStates.
+
+  Orbax writes each step into a temporary directory and renames it when
+  complete (on gs://, it marks it complete), so a step cut short by a crash
+  is never listed; leftovers of such steps are deleted here.
+  """
   return ocp.CheckpointManager(
       checkpoint_dir(workdir),
       options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                           create=True))
+                                           create=True,
+                                           cleanup_tmp_directories=True))
 
 
 def save(checkpoints: ocp.CheckpointManager, step: int, state: Any,
@@ -57,12 +70,69 @@ def save(checkpoints: ocp.CheckpointManager, step: int, state: Any,
                        'config': json.loads(config.to_json_best_effort())})
 
 
-def restore_latest(checkpoints: ocp.CheckpointManager, state: Any):
-  """The latest checkpoint restored into `state`'s structure, or None."""
-  step = checkpoints.latest_step()
-  if step is None:
-    return None
-  return checkpoints.restore(step, args=ocp.args.StandardRestore(state))
+def restore_latest(checkpoints: ocp.CheckpointManager, state: Any,
+                   model: ml_collections.ConfigDict | None = None):
+  """The newest readable checkpoint, restored into `state`'s structure.
+
+  Returns None when there is no checkpoint. With `model` (the config's model
+  field), a checkpoint of another model raises IncompatibleCheckpointError
+  naming the differing fields, as does one whose arrays have other shapes.
+  A checkpoint that cannot be read (files missing or truncated: deleted by
+  hand, or written by a file system that lost them) is moved to
+  `unreadable_dir`, with a warning, and the next older one is tried.
+  """
+  directory = os.fspath(checkpoints.directory)
+  reader = Reader(directory)
+  try:
+    for step in sorted(checkpoints.all_steps(), reverse=True):
+      try:
+        saved_config = reader.config(step)
+        saved_tree = reader.tree_metadata(step)
+      except IncompatibleCheckpointError:
+        raise
+      except Exception as e:  # pylint: disable=broad-exception-caught
+        _set_aside(checkpoints, reader.workdir, step, e)
+        continue
+      if model is not None and saved_config is not None:
+        differences = config_differences(saved_config.model, model,
+                                         prefix='model.')
+        if differences:
+          raise IncompatibleCheckpointError(
+              f'the checkpoint at step {step} in {reader.workdir} has another '
+              'model: ' + '; '.join(differences))
+      differences = shape_differences(state, saved_tree)
+      if differences:
+        raise IncompatibleCheckpointError(
+            f'the checkpoint at step {step} in {reader.workdir} does not fit '
+            'the model: ' + '; '.join(differences))
+      try:
+        return checkpoints.restore(step, args=ocp.args.StandardRestore(state))
+      except Exception as e:  # pylint: disable=broad-exception-caught
+        _set_aside(checkpoints, reader.workdir, step, e)
+  finally:
+    reader.close()
+  return None
+
+
+def _set_aside(checkpoints: ocp.CheckpointManager, workdir: str, step: int,
+               error: Exception) -> None:
+  """Moves an unreadable step out of the checkpoints, keeping its files."""
+  reason = (str(error).strip().splitlines() or [''])[0][:200]
+  target = epath.Path(unreadable_dir(workdir)) / str(step)
+  logging.warning(
+      'The checkpoint at step %d in %s cannot be read (%s: %s); moving it to '
+      '%s and trying the one before.', step, checkpoints.directory,
+      type(error).__name__, reason, target)
+  if jax.process_index() == 0:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    suffix = 1
+    while target.exists():
+      target = target.parent / f'{step}.{suffix}'
+      suffix += 1
+    (epath.Path(checkpoints.directory) / str(step)).rename(target)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(f'set aside checkpoint {step}')
+  checkpoints.reload()
 
 
 # ------------------------------------------------------------ reading back
@@ -124,6 +194,10 @@ class Reader:
       return None
     return ml_collections.ConfigDict(json.loads(config_file.read_text()))
 
+  def tree_metadata(self, step: int) -> Any:
+    """The saved arrays' shapes and dtypes, as the state's nested dicts."""
+    return self._manager.item_metadata(step).tree
+
   def restore(self, step: int, target: Any = None) -> Any:
     """The parts of the saved state that `target` names (a nested dict of
     jax.ShapeDtypeStructs with shardings), after comparing their shapes.
@@ -131,12 +205,12 @@ class Reader:
     Without `target`, all of it as nested dicts and lists, on the first local
     device, whatever devices and processes saved it.
     """
-    saved = self._manager.item_metadata(step)
+    saved = self.tree_metadata(step)
     if target is None:
       device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
       target = jax.tree.map(
           lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
-          saved.tree)
+          saved)
     differences = shape_differences(target, saved)
     if differences:
       raise IncompatibleCheckpointError(
