@@ -5,6 +5,12 @@ Fields of the config file can be overridden as `--config.FIELD=VALUE`.
 evaluators on the workdir's latest checkpoint and prints the scores;
 --mode=figures writes that checkpoint's code grids to DIR/figures/.
 
+Exit status: 0 when the mode is done; 2 for bad input (config, data,
+workdir, checkpoint), with one line saying what is wrong; 3 when a non-finite
+loss stopped training (config.on_nonfinite='stop'); 75 when a preemption
+notice (SIGTERM) stopped training after a checkpoint: run the same command
+again to resume. Anything else is a crash, with its traceback.
+
 A job of several processes (a TPU pod, a GPU cluster, N local processes) runs
 this same command in every process; see `distributed.py` for how they find
 each other, and README "Several processes and hosts".
@@ -19,10 +25,7 @@ import logging as std_logging
 import jax
 from ml_collections import config_flags
 
-from infogan_jax import checkpointing
-from infogan_jax import config_validation
 from infogan_jax import distributed
-from infogan_jax import input_pipeline
 from infogan_jax import train
 
 FLAGS = flags.FLAGS
@@ -72,24 +75,12 @@ def main(argv):
         distributed.settings(_COORDINATOR.value, _NUM_PROCESSES.value,
                              _PROCESS_ID.value),
         timeout_s=_TIMEOUT.value)
-    logging.info('JAX process %d of %d, local devices: %s',
-                 jax.process_index(), jax.process_count(), jax.local_devices())
-    distributed.check_same_config(FLAGS.config)
-    if _MODE.value == 'train':
-      train.train_and_evaluate(FLAGS.config, _WORKDIR.value)
-    elif _MODE.value == 'eval':
-      _, _, report = train.evaluate(FLAGS.config, _WORKDIR.value)
-      print(report)
-    else:
-      for path in train.write_figures(FLAGS.config, _WORKDIR.value):
-        print(path)
-  except (config_validation.ConfigError, input_pipeline.DataNotFoundError,
-          checkpointing.CheckpointNotFoundError,
-          checkpointing.IncompatibleCheckpointError,
-          distributed.DistributedError) as e:
-    # Bad input: one line, no traceback, non-zero exit.
+  except distributed.DistributedError as e:
     print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
+    sys.exit(train.EXIT_BAD_INPUT)
+  logging.info('JAX process %d of %d, local devices: %s',
+               jax.process_index(), jax.process_count(), jax.local_devices())
+  sys.exit(train.run(FLAGS.config, _WORKDIR.value, _MODE.value))
 
 
 if __name__ == '__main__':

@@ -14,6 +14,9 @@
 #                  of its GPUs (default gpu)
 #   CPUS_PER_TASK  CPU cores per process, for tf.data (default 8)
 #   TIME           the job's time limit (default 24:00:00)
+#   NOTICE_S       SLURM sends SIGTERM this many seconds before the time
+#                  limit: the run saves a checkpoint and exits with status 75;
+#                  submit again to resume (default 300)
 #   PARTITION      the partition (default: the cluster's)
 #   ACCOUNT        the account to charge (default: yours)
 #   JOB_NAME       the job's name (default infogan)
@@ -36,6 +39,7 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 PROCESS_PER=${PROCESS_PER:-gpu}
 CPUS_PER_TASK=${CPUS_PER_TASK:-8}
 TIME=${TIME:-24:00:00}
+NOTICE_S=${NOTICE_S:-300}
 PARTITION=${PARTITION:-}
 ACCOUNT=${ACCOUNT:-}
 JOB_NAME=${JOB_NAME:-infogan}
@@ -43,7 +47,7 @@ VENV=${VENV:-$repo/.venv}
 LOG_DIR=${LOG_DIR:-$workdir/logs}
 DRY_RUN=${DRY_RUN:-0}
 
-require_positive_integers NODES GPUS_PER_NODE CPUS_PER_TASK
+require_positive_integers NODES GPUS_PER_NODE CPUS_PER_TASK NOTICE_S
 case $PROCESS_PER in
   gpu) tasks_per_node=$GPUS_PER_NODE ;;
   # JAX would otherwise give the node's one process only GPU 0.
@@ -60,6 +64,7 @@ step+="$(printf '%q ' "${main[@]}")"
 sbatch=(sbatch "--job-name=$JOB_NAME" "--nodes=$NODES"
         "--ntasks-per-node=$tasks_per_node" "--gpus-per-node=$GPUS_PER_NODE"
         "--cpus-per-task=$CPUS_PER_TASK" "--time=$TIME"
+        "--signal=TERM@$NOTICE_S"
         "--output=$LOG_DIR/%x-%j.out")
 [ -z "$PARTITION" ] || sbatch+=("--partition=$PARTITION")
 [ -z "$ACCOUNT" ] || sbatch+=("--account=$ACCOUNT")

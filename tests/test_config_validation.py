@@ -1,6 +1,8 @@
 """Bad input: one clear line naming the field, before anything compiles."""
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -46,6 +48,13 @@ BAD = [
     ('eval_every_steps', -1, 'eval_every_steps'),
     ('eval_batch_size', 12, 'divisible by the number of devices (8)'),
     ('eval_split', '', 'eval_split'),
+    ('on_nonfinite', 'ignore', "one of ('stop', 'skip')"),
+    ('g_learning_rate', -1e-3, 'g_learning_rate'),
+    ('adam_b2', 1.5, 'adam_b2'),
+    ('shuffle_buffer_size', 0, 'shuffle_buffer_size'),
+    ('continuous_sweep', (2.0, -2.0), 'low < high'),
+    ('model.init_std', 0.0, 'init_std'),
+    ('image_channels', 2, "1 (grayscale), 3 (RGB) or 0"),
 ]
 
 
@@ -100,14 +109,44 @@ def test_clustering_needs_labelled_data(config):
 
 
 @pytest.mark.parametrize('field,value,allowed', BAD)
-def test_bad_value_names_field(config, field, value, allowed):
+def test_bad_value_exits_2_naming_the_field(config, tmp_path, capsys, field,
+                                            value, allowed):
   _set(config, field, value)
   with pytest.raises(config_validation.ConfigError) as info:
     config_validation.validate(config, device_count=8)
-  message = str(info.value)
-  assert '\n' not in message
-  assert message.startswith(f'config.{field}=')
-  assert allowed in message
+  assert str(info.value).startswith(f'config.{field}=')
+  # The command's path: exit status 2, one line, nothing written.
+  workdir = tmp_path / 'run'
+  assert train.run(config, str(workdir)) == train.EXIT_BAD_INPUT
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and err.startswith(f'error: config.{field}=')
+  assert allowed in err
+  assert not workdir.exists()
+
+
+def test_unwritable_workdir_is_reported_at_start(config, tmp_path, capsys):
+  (tmp_path / 'file').write_text('')
+  workdir = tmp_path / 'file' / 'run'  # below a file: cannot be created
+  config.download_data = True
+  with tfds.testing.mock_data(num_examples=8):
+    assert train.run(config, str(workdir)) == train.EXIT_BAD_INPUT
+  err = capsys.readouterr().err
+  assert err.startswith(f"error: workdir '{workdir}' cannot be written: ")
+  assert err.count('\n') == 1
+
+
+def test_full_workdir_is_reported_at_start(config, tmp_path, capsys,
+                                           monkeypatch):
+  real = shutil.disk_usage
+  monkeypatch.setattr(shutil, 'disk_usage',
+                      lambda path: real(path)._replace(free=1000))
+  config.download_data = True
+  with tfds.testing.mock_data(num_examples=8):
+    assert train.run(config, str(tmp_path)) == train.EXIT_BAD_INPUT
+  err = capsys.readouterr().err
+  assert re.fullmatch(r"error: workdir '.*' has 0\.0 MiB free; a checkpoint "
+                      r'of this model needs [\d.]+ MiB\n', err), err
+  assert os.listdir(tmp_path) == []
 
 
 def test_unknown_dataset_stops_train_early(config, tmp_path):

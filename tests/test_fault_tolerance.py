@@ -1,0 +1,290 @@
+"""Interruptions: SIGTERM, SIGKILL at random moments, damaged checkpoints,
+non-finite losses. A resumed run must end bitwise equal to an uninterrupted
+one (same config, same CPU devices)."""
+
+import json
+import logging
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from infogan_jax import checkpointing
+from infogan_jax import input_pipeline
+from infogan_jax import train
+
+import conftest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# conftest.tiny_config as command-line overrides, on MNIST, checkpointing
+# every 5 of 120 steps: saves are often in flight when a signal lands.
+STEPS = 120
+RUN = [
+    '--config=configs/mnist.py', '--config.batch_size=16',
+    '--config.shuffle_buffer_size=64', '--config.sample_grid_columns=3',
+    '--config.evaluators=()', f'--config.num_train_steps={STEPS}',
+    '--config.log_every_steps=5', '--config.checkpoint_every_steps=5',
+    f'--config.sample_every_steps={STEPS}',
+    "--config.model.generator=('fc32-bn-relu','fc7x7x8-bn-relu',"
+    "'up8-s2-bn-relu','up1-s2-sigmoid')",
+    "--config.model.shared_body=('conv8-s2-lrelu','conv16-s2-bn-lrelu',"
+    "'fc32-bn-lrelu')",
+    "--config.model.q_head=('fc16-bn-lrelu',)",
+]
+
+pytestmark = pytest.mark.xdist_group('interruptions')
+
+
+def _start(workdir) -> subprocess.Popen:
+  """The training command on one CPU device, its log readable as it runs."""
+  env = dict(os.environ, XLA_FLAGS=conftest.FAST_COMPILE, JAX_PLATFORMS='cpu')
+  return subprocess.Popen(
+      [sys.executable, '-m', 'infogan_jax.main', f'--workdir={workdir}',
+       *RUN], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+
+
+class _Log:
+  """Collects a process's stderr in a thread; `wait_for` a line in it."""
+
+  def __init__(self, process: subprocess.Popen):
+    self.lines = []  # (arrival time, line)
+    self._changed = threading.Condition()
+    self._thread = threading.Thread(target=self._read, args=(process,))
+    self._thread.start()
+
+  def _read(self, process):
+    for line in process.stderr:
+      with self._changed:
+        self.lines.append((time.monotonic(), line))
+        self._changed.notify_all()
+
+  def wait_for(self, text: str, timeout: float = 300) -> float:
+    """Waits for a line containing `text`; returns when it arrived."""
+    def arrival():
+      return next((t for t, line in self.lines if text in line), None)
+    with self._changed:
+      found = self._changed.wait_for(arrival, timeout)
+    assert found, f'{text!r} not in the log:\n' + self.text(wait=False)[-3000:]
+    return found
+
+  def text(self, wait: bool = True) -> str:
+    if wait:
+      self._thread.join(timeout=60)
+    return ''.join(line for _, line in self.lines)
+
+
+def _final_state(workdir):
+  reader = checkpointing.Reader(str(workdir))
+  try:
+    return reader.restore(reader.step())
+  finally:
+    reader.close()
+
+
+def _assert_bitwise_equal(a, b):
+  paths = jax.tree_util.tree_flatten_with_path(a)[0]
+  assert len(paths) == len(jax.tree.leaves(b))
+  for (path, x), y in zip(paths, jax.tree.leaves(b)):
+    assert np.array_equal(np.asarray(x), np.asarray(y)), (
+        jax.tree_util.keystr(path))
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+  conftest.require_mnist()
+  workdir = tmp_path_factory.mktemp('uninterrupted')
+  process = _start(workdir)
+  log = _Log(process)
+  assert process.wait(timeout=600) == 0, log.text()[-3000:]
+  state = _final_state(workdir)
+  assert int(state['step']) == STEPS
+  return state
+
+
+@pytest.fixture(scope='module')
+def preempted(tmp_path_factory):
+  """A run sent SIGTERM at step 20 or so: what it left, read at once."""
+  conftest.require_mnist()
+  workdir = tmp_path_factory.mktemp('preempted')
+  process = _start(workdir)
+  log = _Log(process)
+  started = log.wait_for('JAX process 0 of 1')
+  # The metrics of step 20: training is under way.
+  start_up = log.wait_for('] [20] ') - started
+  process.send_signal(signal.SIGTERM)
+  status = process.wait(timeout=120)
+  reader = checkpointing.Reader(str(workdir))
+  latest = reader.step()
+  reader.close()
+  with open(workdir / 'metrics.jsonl') as f:
+    last_logged = json.loads(f.readlines()[-1])['step']
+  return workdir, status, log.text(), latest, last_logged, start_up
+
+
+@pytest.mark.slow
+def test_sigterm_saves_the_step_reached_and_exits_75(preempted):
+  _, status, text, latest, last_logged, _ = preempted
+  assert status == train.EXIT_PREEMPTED, text[-3000:]
+  line = [l for l in text.splitlines() if l.startswith('preempted: ')]
+  assert len(line) == 1, text[-3000:]
+  step = int(line[0].split('stopped at step ')[1].split()[0])
+  assert 20 <= step < STEPS and latest == step
+  # The writers were flushed: the last metrics are those of the last log step.
+  assert last_logged == step - step % 5
+
+
+@pytest.mark.slow
+def test_sigkill_at_five_random_moments_then_resume_is_exact(preempted,
+                                                             uninterrupted):
+  """Goes on from the preempted run: five starts, each killed at a random
+  moment, then one that finishes.
+
+  Two kills land at a random time of start-up (restoring the checkpoint,
+  building the input, compiling, the first steps), three a random fraction
+  of a second after the metrics of one of the next two logging steps, i.e.
+  during steps or while the checkpoint of every fifth step is being written.
+  """
+  workdir, _, _, latest, _, start_up = preempted
+  rng = random.Random(0)
+  phases = rng.sample(['start-up'] * 2 + ['training'] * 3, 5)
+  reached = [latest]
+  for phase in phases:
+    process = _start(workdir)
+    log = _Log(process)
+    log.wait_for('JAX process 0 of 1')
+    if phase == 'start-up':
+      time.sleep(rng.uniform(0.0, start_up))
+    else:
+      logged = (reached[-1] // 5 + rng.choice([1, 2])) * 5
+      log.wait_for(f'] [{logged}] ')
+      time.sleep(rng.uniform(0.0, 0.5))
+    assert process.poll() is None, 'finished before it could be killed'
+    process.kill()
+    process.wait()
+    log.text()
+    steps = os.listdir(workdir / 'checkpoints')
+    reached.append(max(int(s) for s in steps if s.isdigit()))
+  assert reached == sorted(reached) and reached[-1] < STEPS
+  process = _start(workdir)
+  log = _Log(process)
+  assert process.wait(timeout=600) == 0, log.text()[-3000:]
+  assert f'Resumed from checkpoint at step {reached[-1]}.' in log.text()
+  _assert_bitwise_equal(_final_state(workdir), uninterrupted)
+
+
+# ------------------------------------------------- damaged checkpoints
+
+
+@pytest.fixture
+def mock_config(config):
+  config.download_data = True  # TFDS's mocked download stands in for data
+  return config
+
+
+def _largest_file(directory):
+  files = [os.path.join(root, name) for root, _, names in os.walk(directory)
+           for name in names]
+  return max(files, key=os.path.getsize)
+
+
+def _truncate(step_dir):
+  path = _largest_file(step_dir)
+  with open(path, 'r+b') as f:
+    f.truncate(os.path.getsize(path) // 2)
+
+
+def _delete_largest(step_dir):
+  os.remove(_largest_file(step_dir))
+
+
+@pytest.fixture(scope='module')
+def finished_run(tmp_path_factory):
+  """A 4-step run checkpointed at steps 2 and 4, and its final state."""
+  workdir = tmp_path_factory.mktemp('finished')
+  config = conftest.tiny_config()
+  config.download_data = True
+  with tfds.testing.mock_data(num_examples=64):
+    state = train.train_and_evaluate(config, str(workdir))
+  return config, workdir, jax.device_get(state)
+
+
+@pytest.mark.parametrize('damage', [_truncate, _delete_largest])
+def test_damaged_newest_checkpoint_is_set_aside_for_the_previous(
+    finished_run, tmp_path, caplog, damage):
+  config, finished, final_state = finished_run
+  workdir = str(tmp_path / 'run')
+  shutil.copytree(finished, workdir)
+  damage(os.path.join(workdir, 'checkpoints', '4'))
+  with tfds.testing.mock_data(num_examples=64):
+    with caplog.at_level(logging.WARNING):
+      resumed = train.train_and_evaluate(config, workdir)
+  warnings = [r.getMessage() for r in caplog.records
+              if 'cannot be read' in r.getMessage()]
+  assert len(warnings) == 1 and 'step 4' in warnings[0], warnings
+  # Step 4 was trained again from step 2, and its files were kept aside.
+  assert os.listdir(checkpointing.unreadable_dir(workdir)) == ['4']
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2', '4']
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    assert [json.loads(line)['step'] for line in f] == [2, 4, 4]
+  _assert_bitwise_equal(jax.device_get(resumed), final_state)
+
+
+# ------------------------------------------------- non-finite losses
+
+
+def _poison_step(monkeypatch, bad_step: int):
+  """Feeds NaN images at `bad_step` (1-based), real batches otherwise."""
+  real = input_pipeline.create_train_source
+
+  def source(config, mesh, value_range, start_step=0):
+    for step, batch in enumerate(
+        real(config, mesh, value_range, start_step=start_step),
+        start=start_step + 1):
+      yield batch * jnp.nan if step == bad_step else batch
+
+  monkeypatch.setattr(input_pipeline, 'create_train_source', source)
+
+
+def test_nan_stops_naming_the_step_and_keeps_the_last_checkpoint(
+    mock_config, tmp_path, monkeypatch, capsys):
+  config = mock_config
+  config.num_train_steps = 8
+  _poison_step(monkeypatch, 5)
+  with tfds.testing.mock_data(num_examples=64):
+    status = train.run(config, str(tmp_path))
+  assert status == train.EXIT_NONFINITE
+  error = capsys.readouterr().err.strip().splitlines()[-1]
+  assert error.startswith('error: non-finite loss or gradient at step 5;')
+  assert 'the last good checkpoint, step 4, is kept' in error
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['2', '4']
+  with open(tmp_path / 'metrics.jsonl') as f:
+    assert [json.loads(line)['step'] for line in f] == [2, 4]
+  for leaf in jax.tree.leaves(_final_state(tmp_path)):
+    assert np.all(np.isfinite(leaf))
+
+
+def test_nan_skipped_and_counted_under_skip(mock_config, tmp_path,
+                                            monkeypatch):
+  config = mock_config
+  config.num_train_steps = 8
+  config.on_nonfinite = 'skip'
+  _poison_step(monkeypatch, 5)
+  with tfds.testing.mock_data(num_examples=64):
+    state = train.train_and_evaluate(config, str(tmp_path))
+  assert int(state.step) == 8
+  with open(tmp_path / 'metrics.jsonl') as f:
+    counts = {r['step']: r['nonfinite_steps'] for r in map(json.loads, f)}
+  assert counts == {2: 0, 4: 0, 6: 1, 8: 0}
+  for leaf in jax.tree.leaves(state):
+    assert np.all(np.isfinite(np.asarray(leaf)))
