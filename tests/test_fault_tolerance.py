@@ -46,12 +46,13 @@ RUN = [
 pytestmark = pytest.mark.xdist_group('interruptions')
 
 
-def _start(workdir) -> subprocess.Popen:
-  """The training command on one CPU device, its log readable as it runs."""
+def _start(workdir):
+  """The training command on one CPU device, and its log as it runs."""
   env = dict(os.environ, XLA_FLAGS=conftest.FAST_COMPILE, JAX_PLATFORMS='cpu')
-  return subprocess.Popen(
+  process = subprocess.Popen(
       [sys.executable, '-m', 'infogan_jax.main', f'--workdir={workdir}',
        *RUN], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+  return process, _Log(process)
 
 
 class _Log:
@@ -104,8 +105,7 @@ def _assert_bitwise_equal(a, b):
 def uninterrupted(tmp_path_factory):
   conftest.require_mnist()
   workdir = tmp_path_factory.mktemp('uninterrupted')
-  process = _start(workdir)
-  log = _Log(process)
+  process, log = _start(workdir)
   assert process.wait(timeout=600) == 0, log.text()[-3000:]
   state = _final_state(workdir)
   assert int(state['step']) == STEPS
@@ -117,8 +117,7 @@ def preempted(tmp_path_factory):
   """A run sent SIGTERM at step 20 or so: what it left, read at once."""
   conftest.require_mnist()
   workdir = tmp_path_factory.mktemp('preempted')
-  process = _start(workdir)
-  log = _Log(process)
+  process, log = _start(workdir)
   started = log.wait_for('JAX process 0 of 1')
   # The metrics of step 20: training is under way.
   start_up = log.wait_for('] [20] ') - started
@@ -160,8 +159,7 @@ def test_sigkill_at_five_random_moments_then_resume_is_exact(preempted,
   phases = rng.sample(['start-up'] * 2 + ['training'] * 3, 5)
   reached = [latest]
   for phase in phases:
-    process = _start(workdir)
-    log = _Log(process)
+    process, log = _start(workdir)
     log.wait_for('JAX process 0 of 1')
     if phase == 'start-up':
       time.sleep(rng.uniform(0.0, start_up))
@@ -176,8 +174,7 @@ def test_sigkill_at_five_random_moments_then_resume_is_exact(preempted,
     steps = os.listdir(workdir / 'checkpoints')
     reached.append(max(int(s) for s in steps if s.isdigit()))
   assert reached == sorted(reached) and reached[-1] < STEPS
-  process = _start(workdir)
-  log = _Log(process)
+  process, log = _start(workdir)
   assert process.wait(timeout=600) == 0, log.text()[-3000:]
   assert f'Resumed from checkpoint at step {reached[-1]}.' in log.text()
   _assert_bitwise_equal(_final_state(workdir), uninterrupted)
