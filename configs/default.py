@@ -44,6 +44,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.center_crop = 0
   config.image_channels = 0
   config.image_size = 0
+  # The images' largest pixel value: 255, or 1 for datasets stored as 0/1
+  # (dsprites). Pixels are divided by it.
+  config.pixel_max = 255
   # Elements held in the tf.data shuffle buffer (per process). Each epoch
   # streams the process's share of the split in file order through a buffer
   # of this size, seeded by (seed, process, epoch): the batches of a step
@@ -141,8 +144,24 @@ def get_config() -> ml_collections.ConfigDict:
   # --mode=eval, on eval_split; their scalars go where the training metrics
   # go, prefixed 'eval_'. 'clustering': Q's first categorical code as a
   # classifier of the labelled split (matched accuracy, NMI, ARI).
+  # 'mig', 'factor_vae', 'dci', 'sap': disentanglement metrics of Q's
+  # representation (continuous means, categorical probabilities) against
+  # the known generating factors of every image of eval_split; they need
+  # factor_keys.
   config.evaluators = ()
   config.eval_split = 'test'
+  # Datasets with known factors: the features holding each factor's class
+  # index, e.g. ('label_shape', 'label_scale', ...) for dsprites.
+  config.factor_keys = ()
+  # The disentanglement_lib protocol's sizes: points sampled (with
+  # replacement) for MIG, SAP, DCI's classifiers and FactorVAE's variance
+  # estimate; test points for SAP and DCI; FactorVAE's votes and batch.
+  config.disentanglement = ml_collections.ConfigDict()
+  config.disentanglement.num_train = 10_000
+  config.disentanglement.num_test = 5_000
+  config.disentanglement.factor_vae_train_votes = 10_000
+  config.disentanglement.factor_vae_eval_votes = 5_000
+  config.disentanglement.factor_vae_batch_size = 64
   # 0: only at the end of training.
   config.eval_every_steps = 1_000
   # Images per evaluation batch; must be divisible by the number of devices.

@@ -82,7 +82,8 @@ def _layers(config, field: str, allow_empty: bool):
 ON_NONFINITE = ('stop', 'skip')
 
 # The evaluators infogan_jax.evaluation can build (config.evaluators).
-EVALUATORS = ('clustering',)
+EVALUATORS = ('clustering', 'mig', 'factor_vae', 'dci', 'sap')
+DISENTANGLEMENT = EVALUATORS[1:]
 
 
 def _validate_evaluation(config, device_count: int) -> None:
@@ -94,6 +95,20 @@ def _validate_evaluation(config, device_count: int) -> None:
     raise ConfigError('evaluators', tuple(names),
                       "'clustering' needs a categorical code "
                       '(model.categorical_codes is empty)')
+  if any(name in DISENTANGLEMENT for name in names):
+    keys = config.factor_keys
+    if not keys or not _is_sequence_of(keys, lambda k: isinstance(k, str)):
+      raise ConfigError('factor_keys', keys,
+                        f'{DISENTANGLEMENT} need the names of the features '
+                        "holding the factors, e.g. ('label_shape', ...)")
+    if config.center_crop or config.image_size:
+      raise ConfigError('evaluators', tuple(names),
+                        f'{DISENTANGLEMENT} read images at their own size: '
+                        'set center_crop and image_size to 0')
+    for field in ('num_train', 'num_test', 'factor_vae_train_votes',
+                  'factor_vae_eval_votes'):
+      _int_at_least(config, f'disentanglement.{field}', 1)
+    _int_at_least(config, 'disentanglement.factor_vae_batch_size', 2)
   _non_empty_string(config, 'eval_split')
   _int_at_least(config, 'eval_every_steps', 0)
   if config.eval_every_steps % config.steps_per_call:
@@ -119,6 +134,7 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
     raise ConfigError('image_folder', config.image_folder,
                       'must be a string path')
   _int_at_least(config, 'center_crop', 0)
+  _int_at_least(config, 'pixel_max', 1)
   _int_at_least(config, 'image_size', 0)
   if config.image_channels not in (0, 1, 3):
     raise ConfigError('image_channels', config.image_channels,

@@ -10,6 +10,13 @@ knows them.
 each test image goes to the category argmax Q(c|x), categories are matched
 one-to-one to the classes by the Hungarian algorithm (the standard
 unsupervised clustering accuracy), and NMI and ARI need no matching at all.
+
+'mig', 'factor_vae', 'dci' and 'sap' (see `disentanglement.py`) score Q's
+representation of a dataset whose generating factors are known
+(config.factor_keys): the continuous codes' means and each categorical
+code's probabilities. One pass computes that representation for every image
+of the split; each metric then samples points (or FactorVAE's batches with
+one factor fixed) from it, with the same draws at every evaluation.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from scipy import optimize
 from sklearn import metrics as sk_metrics
 
 from infogan_jax import config_validation
+from infogan_jax import disentanglement
 from infogan_jax import latents as latents_lib
 from infogan_jax import train_step as train_step_lib
 
@@ -100,13 +108,46 @@ def _pad_to(batch: np.ndarray, size: int) -> np.ndarray:
                                          batch.dtype)]) if pad else batch
 
 
-class ClusteringEvaluator:
-  """Q's categorical codes as unsupervised classifiers of a labelled split.
+class _BatchedQ:
+  """`fn(posterior)` of Q's posterior on images, jitted and mapped over the
+  images in batches sharded over the mesh's 'data' axis.
 
   D (with Q) runs in inference mode: batch norm uses its running averages.
-  Batches are sharded over the mesh's 'data' axis; every process holds the
-  whole split and receives all predictions.
+  Every process holds all the images and receives all the outputs. Images
+  may be uint8 (0..pixel_max), scaled here into `value_range`.
   """
+
+  def __init__(self, gan: train_step_lib.InfoGAN, mesh: jax.sharding.Mesh,
+               fn, batch_size: int, value_range=None, pixel_max: int = 255):
+    self.batch_size = batch_size
+    self._data = jax.sharding.NamedSharding(
+        mesh, jax.sharding.PartitionSpec('data'))
+    replicated = train_step_lib.replicated_sharding(mesh)
+
+    def apply(d_variables, batch):
+      if value_range is not None:
+        low, high = value_range
+        batch = batch.astype(jnp.float32) / pixel_max * (high - low) + low
+      _, q_out = gan.discriminator.apply(d_variables, batch, train=False)
+      return fn(latents_lib.split_q_output(gan.spec, q_out))
+
+    self._apply = jax.jit(apply, in_shardings=(replicated, self._data),
+                          out_shardings=replicated)
+
+  def __call__(self, d_variables, images: np.ndarray) -> np.ndarray:
+    out = []
+    for start in range(0, len(images), self.batch_size):
+      batch = images[start:start + self.batch_size]
+      padded = _pad_to(batch, self.batch_size)
+      global_batch = jax.make_array_from_callback(
+          padded.shape, self._data, lambda index, b=padded: b[index])
+      out.append(np.asarray(self._apply(d_variables, global_batch))
+                 [:len(batch)])
+    return np.concatenate(out)
+
+
+class ClusteringEvaluator:
+  """Q's categorical codes as unsupervised classifiers of a labelled split."""
 
   def __init__(self, gan: train_step_lib.InfoGAN, mesh: jax.sharding.Mesh,
                images: np.ndarray, labels: np.ndarray, batch_size: int):
@@ -115,30 +156,13 @@ class ClusteringEvaluator:
     self.spec = gan.spec
     self.images = images
     self.labels = np.asarray(labels)
-    self.batch_size = batch_size
-    self._data = jax.sharding.NamedSharding(
-        mesh, jax.sharding.PartitionSpec('data'))
-    replicated = train_step_lib.replicated_sharding(mesh)
-
-    def predict(d_variables, batch):
-      _, q_out = gan.discriminator.apply(d_variables, batch, train=False)
-      posterior = latents_lib.split_q_output(gan.spec, q_out)
-      return jnp.stack([jnp.argmax(l, -1) for l in posterior.logits], -1)
-
-    self._predict = jax.jit(predict, in_shardings=(replicated, self._data),
-                            out_shardings=replicated)
+    self._predict = _BatchedQ(
+        gan, mesh, lambda posterior: jnp.stack(
+            [jnp.argmax(l, -1) for l in posterior.logits], -1), batch_size)
 
   def predict(self, d_variables) -> np.ndarray:
     """[N, number of categorical codes]: each image's most likely category."""
-    out = []
-    for start in range(0, len(self.images), self.batch_size):
-      batch = self.images[start:start + self.batch_size]
-      padded = _pad_to(batch, self.batch_size)
-      global_batch = jax.make_array_from_callback(
-          padded.shape, self._data, lambda index, b=padded: b[index])
-      out.append(np.asarray(self._predict(d_variables, global_batch))
-                 [:len(batch)])
-    return np.concatenate(out)
+    return self._predict(d_variables, self.images)
 
   def report(self, state: train_step_lib.TrainState
              ) -> tuple[dict[str, float], str]:
@@ -162,20 +186,112 @@ class ClusteringEvaluator:
     return scores
 
 
+def representation(posterior: latents_lib.QPosterior) -> jax.Array:
+  """Q's representation of images: continuous means, then each categorical
+  code's probabilities."""
+  return jnp.concatenate([posterior.mean] + [jax.nn.softmax(l, -1)
+                                             for l in posterior.logits], -1)
+
+
+class DisentanglementEvaluator:
+  """MIG, FactorVAE score, DCI and SAP (those in `metrics`) of Q's
+  representation against the known factors of every image of a split.
+
+  `factors[i]` are image i's factor indices; FactorVAE needs every
+  combination of factor values to be present (as in dSprites, 3D Shapes and
+  generated_sprites). `settings` holds the protocol's sizes
+  (config.disentanglement).
+  """
+
+  def __init__(self, gan: train_step_lib.InfoGAN, mesh: jax.sharding.Mesh,
+               images: np.ndarray, factors: np.ndarray,
+               factor_sizes: tuple[int, ...], metrics: tuple[str, ...],
+               settings, batch_size: int, value_range, pixel_max: int,
+               seed: int):
+    self.images = images
+    self.factors = np.asarray(factors, np.int64)
+    self.factor_sizes = tuple(factor_sizes)
+    self.metrics = tuple(metrics)
+    self.settings = settings
+    self.seed = seed
+    self._represent = _BatchedQ(gan, mesh, representation, batch_size,
+                                value_range, pixel_max)
+    if 'factor_vae' in self.metrics:
+      # Image index of each factor combination.
+      self._index = np.full(int(np.prod(self.factor_sizes)), -1, np.int64)
+      self._index[np.ravel_multi_index(self.factors.T, self.factor_sizes)] = (
+          np.arange(len(self.factors)))
+      if (self._index < 0).any():
+        raise ValueError('factor_vae needs every combination of factor '
+                         'values in the split')
+
+  def scores(self, table: np.ndarray) -> dict[str, float]:
+    """The metrics of a representation `table` [N, latents] of the images."""
+    settings, n = self.settings, len(self.factors)
+    rng = np.random.default_rng(self.seed)
+    train = rng.integers(n, size=settings.num_train)
+    test = rng.integers(n, size=settings.num_test)
+    split = (table[train], self.factors[train], table[test],
+             self.factors[test])
+    out = {}
+    if 'mig' in self.metrics:
+      out['eval_mig'] = disentanglement.mig(table[train], self.factors[train])
+    if 'sap' in self.metrics:
+      out['eval_sap'] = disentanglement.sap(*split)
+    if 'dci' in self.metrics:
+      out.update({f'eval_dci_{k}': v for k, v in
+                  disentanglement.dci(*split, seed=self.seed).items()})
+    if 'factor_vae' in self.metrics:
+      out['eval_factor_vae'] = self._factor_vae(table, rng)
+    return out
+
+  def _factor_vae(self, table: np.ndarray, rng: np.random.Generator) -> float:
+    settings = self.settings
+
+    def sample_factors(size, r):
+      return self.factors[r.integers(len(self.factors), size=size)].copy()
+
+    def represent(factors):
+      return table[self._index[np.ravel_multi_index(factors.T,
+                                                    self.factor_sizes)]]
+
+    global_std = np.std(represent(sample_factors(settings.num_train, rng)),
+                        axis=0, ddof=1)
+    votes = [disentanglement.factor_vae_votes(
+        represent, sample_factors, self.factor_sizes, global_std, count,
+        settings.factor_vae_batch_size, rng)
+             for count in (settings.factor_vae_train_votes,
+                           settings.factor_vae_eval_votes)]
+    return disentanglement.factor_vae_score(*votes)
+
+  def __call__(self, state: train_step_lib.TrainState) -> dict[str, float]:
+    return self.scores(self._represent(state.d.variables(), self.images))
+
+
+DISENTANGLEMENT = config_validation.DISENTANGLEMENT
+
+
 def create_evaluators(config, gan: train_step_lib.InfoGAN,
                       mesh: jax.sharding.Mesh,
                       value_range: tuple[float, float]) -> dict[str, Evaluator]:
-  """The evaluators `config.evaluators` names, ready to call."""
+  """The evaluators `config.evaluators` names, ready to call. The
+  disentanglement metrics share one evaluator (and one representation)."""
+  from infogan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
   evaluators = {}
   for name in config.evaluators:
     if name == 'clustering':
-      from infogan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
       images, labels = input_pipeline.read_whole_split(
           config, config.eval_split, value_range, label_key='label')
       evaluators[name] = ClusteringEvaluator(gan, mesh, images, labels,
                                              config.eval_batch_size)
-    else:
+    elif name not in DISENTANGLEMENT:
       raise ValueError(f'unknown evaluator {name!r}; known: {EVALUATORS}')
+  metrics = tuple(m for m in DISENTANGLEMENT if m in config.evaluators)
+  if metrics:
+    images, factors, sizes = input_pipeline.read_factors(config)
+    evaluators['disentanglement'] = DisentanglementEvaluator(
+        gan, mesh, images, factors, sizes, metrics, config.disentanglement,
+        config.eval_batch_size, value_range, config.pixel_max, config.seed)
   return evaluators
 
 

@@ -6,6 +6,7 @@ TensorFlow is imported here and nowhere else, so code that only generates
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 from typing import Any, Iterator
@@ -13,11 +14,15 @@ from typing import Any, Iterator
 import jax
 import numpy as np
 
+from infogan_jax import config_validation
 from infogan_jax import train_step
 from infogan_jax.config_validation import ConfigError
 
 
 IMAGE_FOLDER = 'image_folder'
+# Datasets this package draws itself: name -> the module of its TFDS builder.
+# They need no download; the first use prepares them in the data_dir.
+GENERATED = {'generated_sprites': 'infogan_jax.sprites_builder'}
 
 
 class DataNotFoundError(RuntimeError):
@@ -53,6 +58,8 @@ def get_builder(config):
   if config.dataset == IMAGE_FOLDER:
     return _image_folder_builder(config, tf, tfds)
   data_dir = resolve_data_dir(config.data_dir)
+  if config.dataset in GENERATED:
+    importlib.import_module(GENERATED[config.dataset])  # registers it
   try:
     builder = tfds.builder(config.dataset, data_dir=data_dir)
   except tfds.core.DatasetNotFoundError:
@@ -60,7 +67,8 @@ def get_builder(config):
         'dataset', config.dataset,
         "must be 'image_folder' or the name of a TFDS dataset, e.g. 'mnist' "
         '(see tfds.list_builders())') from None
-  if config.download_data:
+  if config.download_data or (config.dataset in GENERATED and
+                              not builder.is_prepared()):
     builder.download_and_prepare()
   elif not builder.is_prepared():
     name = config.dataset
@@ -136,7 +144,7 @@ def preprocess_image(image, config, value_range: tuple[float, float]):
   if config.center_crop:
     image = tf.image.resize_with_crop_or_pad(image, config.center_crop,
                                              config.center_crop)
-  image = tf.cast(image, tf.float32) / 255.0
+  image = tf.cast(image, tf.float32) / config.pixel_max
   if config.image_channels == 1 and image.shape[-1] == 3:
     image = tf.image.rgb_to_grayscale(image)
   elif config.image_channels == 3 and image.shape[-1] == 1:
@@ -251,6 +259,28 @@ def read_whole_split(config, split: str, value_range: tuple[float, float],
   return tuple(np.concatenate(column) for column in zip(*parts))
 
 
+def read_factors(config) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+  """Every image of config.eval_split as stored (uint8), its factors.
+
+  Returns (images [N, H, W, C], factors [N, len(config.factor_keys)] class
+  indices, the number of values of each factor).
+  """
+  tf, tfds = _tfds()
+  builder = get_builder(config)
+  sizes = tuple(builder.info.features[key].num_classes
+                for key in config.factor_keys)
+  keys = tuple(config.factor_keys)
+
+  def fn(ex):
+    return ex['image'], tf.stack([tf.cast(ex[key], tf.int64) for key in keys])
+
+  ds = builder.as_dataset(split=config.eval_split).map(
+      tf.autograph.experimental.do_not_convert(fn),
+      num_parallel_calls=tf.data.AUTOTUNE)
+  images, factors = zip(*tfds.as_numpy(ds.batch(4096)))
+  return np.concatenate(images), np.concatenate(factors), sizes
+
+
 def check_evaluation(config) -> None:
   """Stops a run whose evaluators cannot work on its dataset (ConfigError)."""
   if not config.evaluators:
@@ -263,6 +293,15 @@ def check_evaluation(config) -> None:
         'eval_split', config.eval_split,
         f"dataset '{config.dataset}' has the splits "
         f"{', '.join(sorted(info.splits))}")
+  if any(name in config_validation.DISENTANGLEMENT
+         for name in config.evaluators):
+    for key in config.factor_keys:
+      feature = info.features[key] if key in info.features else None
+      if not hasattr(feature, 'num_classes'):
+        raise ConfigError(
+            'factor_keys', tuple(config.factor_keys),
+            f"dataset '{config.dataset}' has no class-label feature {key!r};"
+            f' its features: {", ".join(sorted(info.features))}')
   if 'clustering' in config.evaluators and 'label' not in info.features:
     raise ConfigError(
         'evaluators', tuple(config.evaluators),

@@ -43,8 +43,9 @@ BAD = [
     ('steps_per_call', 0, 'steps_per_call'),
     ('steps_per_call', 3, 'must divide log_every_steps (2)'),
     ('model.compute_dtype', 'float16', "one of ('float32', 'bfloat16')"),
-    ('evaluators', ('accuracy',), "names from ('clustering',)"),
-    ('evaluators', ('clustering', 'fid'), "names from ('clustering',)"),
+    ('evaluators', ('accuracy',), "names from ('clustering', 'mig',"),
+    ('evaluators', ('clustering', 'fid'), "names from ('clustering', 'mig',"),
+    ('pixel_max', 0, 'pixel_max'),
     ('eval_every_steps', -1, 'eval_every_steps'),
     ('eval_batch_size', 12, 'divisible by the number of devices (8)'),
     ('eval_split', '', 'eval_split'),
@@ -78,6 +79,18 @@ def test_mnist_tuned_changes_only_the_screened_choices():
       mnist.get_config(), mnist_tuned.get_config()) == [
           'lambda_continuous: 1.0 in the checkpoint, 0.1 given',
           'model.leaky_relu_slope: 0.1 in the checkpoint, 0.01 given']
+
+
+def test_disentanglement_metrics_need_the_factor_keys(config):
+  config.evaluators = ('mig', 'sap')
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"^config.factor_keys=\(\): .* need the names"):
+    config_validation.validate(config, device_count=8)
+  config.factor_keys = ('label_shape',)
+  config.disentanglement.factor_vae_batch_size = 1
+  with pytest.raises(config_validation.ConfigError,
+                     match=r'^config.disentanglement.factor_vae_batch_size=1'):
+    config_validation.validate(config, device_count=8)
 
 
 def test_clustering_needs_a_categorical_code(config):

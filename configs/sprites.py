@@ -1,0 +1,23 @@
+"""InfoGAN on generated_sprites, the dataset with known factors that this
+package draws itself (`infogan_jax/sprites.py`: shape, scale, orientation,
+x and y over 6,144 64x64 images). It needs no download, so the
+disentanglement metrics run end to end on any machine. It is NOT dSprites:
+its scores are not comparable with published dSprites numbers.
+
+The model and training follow configs/dsprites.py; the metrics run on every
+image of the one split, with the disentanglement_lib protocol's sizes.
+
+Command:
+  python -m infogan_jax.main --config=configs/sprites.py --workdir=/tmp/sprites
+"""
+
+from configs import dsprites
+
+
+def get_config():
+  config = dsprites.get_config()
+  config.dataset = 'generated_sprites'
+  config.pixel_max = 255
+  config.factor_keys = ('label_shape', 'label_scale', 'label_orientation',
+                        'label_x_position', 'label_y_position')
+  return config
