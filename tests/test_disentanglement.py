@@ -6,9 +6,14 @@ import json
 import numpy as np
 import pytest
 from sklearn import neighbors
+import tensorflow_datasets as tfds
 
+from configs import dsprites as dsprites_config
+from configs import shapes3d as shapes3d_config
 from configs import sprites as sprites_config
+from infogan_jax import config_validation
 from infogan_jax import disentanglement
+from infogan_jax import input_pipeline
 from infogan_jax import sprites
 from infogan_jax import train
 
@@ -209,3 +214,21 @@ def test_sprites_run_writes_all_four_metrics(tmp_path):
     assert 0.0 <= evals[0][name] <= 1.0, (name, evals[0][name])
   # Two untrained steps: Q knows little of the factors.
   assert evals[0]['eval_mig'] < 0.5
+
+
+@pytest.mark.parametrize('config_module', [dsprites_config, shapes3d_config])
+def test_dsprites_and_shapes3d_pipelines(config_module):
+  """Under TFDS's mock data (the real sets cannot be downloaded here)."""
+  config = config_module.get_config()
+  config.download_data = True  # the mocked download stands in for data
+  with tfds.testing.mock_data(num_examples=16):
+    shape = input_pipeline.image_shape(config)
+    config_validation.check_image_shape(config, shape)
+    input_pipeline.check_evaluation(config)  # the factor features exist
+    images, factors, sizes = input_pipeline.read_factors(config)
+  assert images.shape == (16, *shape) and images.dtype == np.uint8
+  assert factors.shape == (16, len(config.factor_keys))
+  assert np.all((0 <= factors) & (factors < np.array(sizes)))
+  want = {'dsprites': (3, 6, 40, 32, 32),
+          'shapes3d': (10, 10, 10, 8, 4, 15)}[config.dataset]
+  assert sizes == want
