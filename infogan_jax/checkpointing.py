@@ -52,13 +52,12 @@ def manager(workdir: str, max_to_keep: int | None = None
 
   Orbax writes each step into a temporary directory and renames it when
   complete (on gs://, it marks it complete), so a step cut short by a crash
-  is never listed; leftovers of such steps are deleted here.
+  is never listed (its temporary directory is left as it was).
   """
   return ocp.CheckpointManager(
       checkpoint_dir(workdir),
       options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep,
-                                           create=True,
-                                           cleanup_tmp_directories=True))
+                                           create=True))
 
 
 def save(checkpoints: ocp.CheckpointManager, step: int, state: Any,
