@@ -2,6 +2,7 @@
 generated sprites whose factors they are measured against."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -182,7 +183,7 @@ def test_each_factor_can_be_read_back_from_the_pixels():
 # ---------------------------------------------------------- end to end
 
 
-def test_sprites_run_writes_all_four_metrics(tmp_path):
+def test_sprites_run_writes_all_four_metrics(tmp_path, caplog):
   config = sprites_config.get_config()
   config.data_dir = str(tmp_path / 'data')  # prepared here on first use
   config.batch_size = 16
@@ -203,7 +204,14 @@ def test_sprites_run_writes_all_four_metrics(tmp_path):
   settings.factor_vae_train_votes, settings.factor_vae_eval_votes = 100, 50
   settings.factor_vae_batch_size = 16
   workdir = tmp_path / 'run'
-  train.train_and_evaluate(config, str(workdir))
+  with caplog.at_level(logging.INFO, logger='absl'):
+    train.train_and_evaluate(config, str(workdir))
+  # The evaluation logs what its pieces cost.
+  timings = [r.getMessage() for r in caplog.records
+             if r.getMessage().startswith('disentanglement metrics took:')]
+  assert len(timings) == 1
+  for name in ('mig', 'factor_vae', 'dci', 'sap'):
+    assert f' {name} ' in timings[0], timings[0]
   with open(workdir / 'metrics.jsonl') as f:
     evals = [r for r in map(json.loads, f) if 'eval_mig' in r]
   assert len(evals) == 1 and evals[0]['step'] == 2
