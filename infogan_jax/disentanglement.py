@@ -35,6 +35,13 @@ from sklearn import metrics as sk_metrics
 from sklearn import svm
 
 
+def _gap(scores: np.ndarray) -> np.ndarray:
+  """Per column (factor) of scores[latent, factor]: the best latent's score
+  minus the second best's (minus 0 when there is one latent)."""
+  top = np.sort(scores, axis=0)[::-1]
+  return top[0] - (top[1] if len(top) > 1 else 0.0)
+
+
 # ---------------------------------------------------------------- MIG
 
 
@@ -58,9 +65,7 @@ def mig(representation: np.ndarray, factors: np.ndarray,
   """Mutual information gap, in [0, 1]."""
   m = mutual_information(discretise(representation, bins), factors)
   entropy = np.array([sk_metrics.mutual_info_score(f, f) for f in factors.T])
-  top = np.sort(m, axis=0)[::-1]
-  second = top[1] if len(top) > 1 else np.zeros_like(top[0])
-  return float(np.mean((top[0] - second) / entropy))
+  return float(np.mean(_gap(m) / entropy))
 
 
 # ---------------------------------------------------------------- SAP
@@ -76,9 +81,7 @@ def sap(train_rep: np.ndarray, train_factors: np.ndarray,
       classifier.fit(train_rep[:, i:i + 1], train_factors[:, j])
       scores[i, j] = np.mean(
           classifier.predict(test_rep[:, i:i + 1]) == test_factors[:, j])
-  top = np.sort(scores, axis=0)[::-1]
-  second = top[1] if len(top) > 1 else np.zeros_like(top[0])
-  return float(np.mean(top[0] - second))
+  return float(np.mean(_gap(scores)))
 
 
 # ---------------------------------------------------------------- DCI
