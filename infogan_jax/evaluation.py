@@ -34,6 +34,7 @@ from sklearn import metrics as sk_metrics
 from infogan_jax import config_validation
 from infogan_jax import disentanglement
 from infogan_jax import latents as latents_lib
+from infogan_jax import models
 from infogan_jax import train_step as train_step_lib
 
 Evaluator = Callable[[train_step_lib.TrainState], dict[str, float]]
@@ -128,8 +129,7 @@ class _BatchedQ:
 
     def apply(d_variables, batch):
       if value_range is not None:
-        low, high = value_range
-        batch = batch.astype(jnp.float32) / pixel_max * (high - low) + low
+        batch = models.to_output_range(batch, value_range, pixel_max)
       _, q_out = gan.discriminator.apply(d_variables, batch, train=False)
       return fn(latents_lib.split_q_output(gan.spec, q_out))
 

@@ -129,17 +129,18 @@ class TrainedInfoGAN:
   def posterior(self, images) -> Posterior:
     """Q's posterior over the codes of [n, H, W, C] images in [0, 1].
 
-    uint8 images are read as 0..255.
+    uint8 images are read as the dataset stores them: 0..config.pixel_max
+    (255, or 1 for datasets of 0/1 pixels such as dsprites).
     """
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[1:] != self.image_shape:
       raise ValueError(f'images: expected shape (n, *{self.image_shape}), '
                        f'got {images.shape}')
-    if images.dtype == np.uint8:
-      images = images.astype(np.float32) / 255.0
-    low, high = models.output_range(self.config.model)
-    return _posterior(self, self.d_variables,
-                      jnp.asarray(images, jnp.float32) * (high - low) + low)
+    # (Runs saved before config.pixel_max existed were all 0..255.)
+    pixel_max = (self.config.get('pixel_max', 255)
+                 if images.dtype == np.uint8 else 1.0)
+    return _posterior(self, self.d_variables, models.to_output_range(
+        images, models.output_range(self.config.model), pixel_max))
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -244,3 +244,10 @@ def output_range(model_config) -> tuple[float, float]:
   """The range of G's output, set by its last activation: the data range."""
   last = parse_layer(model_config.generator[-1]).activation
   return {'sigmoid': (0.0, 1.0), 'tanh': (-1.0, 1.0)}[last]
+
+
+def to_output_range(images, value_range: tuple[float, float],
+                    pixel_max: float = 1.0) -> jax.Array:
+  """Images with pixels in [0, pixel_max] as float32 in `value_range`."""
+  low, high = value_range
+  return jnp.asarray(images, jnp.float32) / pixel_max * (high - low) + low

@@ -116,6 +116,14 @@ def test_posterior_agrees_with_the_clustering_evaluator(run, model):
   np.testing.assert_allclose(
       model.posterior(as_bytes).probabilities[0],
       model.posterior(as_bytes / np.float32(255)).probabilities[0], atol=1e-6)
+  # ... unless the run's dataset stores its pixels as 0/1 (pixel_max=1).
+  binary = images > 0.5
+  config = run[0].copy_and_resolve_references()
+  config.pixel_max = 1
+  binary_model = infogan_jax.load(run[1], config=config)
+  np.testing.assert_allclose(
+      binary_model.posterior(binary.astype(np.uint8)).probabilities[0],
+      model.posterior(binary.astype(np.float32)).probabilities[0], atol=1e-6)
 
 
 def test_traverse_rows_sweep_one_code(model):
