@@ -101,10 +101,11 @@ def _validate_evaluation(config, device_count: int) -> None:
       raise ConfigError('factor_keys', keys,
                         f'{DISENTANGLEMENT} need the names of the features '
                         "holding the factors, e.g. ('label_shape', ...)")
-    if config.center_crop or config.image_size:
+    if config.center_crop or config.image_size or config.image_channels:
       raise ConfigError('evaluators', tuple(names),
-                        f'{DISENTANGLEMENT} read images at their own size: '
-                        'set center_crop and image_size to 0')
+                        f'{DISENTANGLEMENT} read images as the dataset '
+                        'stores them: set center_crop, image_size and '
+                        'image_channels to 0')
     for field in ('num_train', 'num_test', 'factor_vae_train_votes',
                   'factor_vae_eval_votes'):
       _int_at_least(config, f'disentanglement.{field}', 1)

@@ -87,6 +87,16 @@ def test_disentanglement_metrics_need_the_factor_keys(config):
                      match=r"^config.factor_keys=\(\): .* need the names"):
     config_validation.validate(config, device_count=8)
   config.factor_keys = ('label_shape',)
+  # They feed Q the images as stored (uint8), without preprocessing.
+  for field, value in (('center_crop', 28), ('image_size', 28),
+                       ('image_channels', 1)):
+    changed = config.copy_and_resolve_references()
+    changed[field] = value
+    with pytest.raises(config_validation.ConfigError,
+                       match=r'^config.evaluators=.*as the dataset stores '
+                       r'them: set center_crop, image_size and '
+                       r'image_channels to 0'):
+      config_validation.validate(changed, device_count=8)
   config.disentanglement.factor_vae_batch_size = 1
   with pytest.raises(config_validation.ConfigError,
                      match=r'^config.disentanglement.factor_vae_batch_size=1'):
