@@ -133,6 +133,28 @@ def get_config() -> ml_collections.ConfigDict:
   # loss, so the bound measures how much of c the fakes carry, but G is not
   # pushed to make c recoverable.
   config.mi_in_generator_loss = True
+  # Q on real images, beyond the paper (which trains Q on generated images
+  # only); 0 turns a term off and leaves the paper's objective. Both act on
+  # the categorical codes and are added to D's loss, so they train Q's head
+  # and D's shared body.
+  # lambda_real_information: weight of H(mean Q(c|x)) - mean H(Q(c|x)) over
+  # the real batch, maximised: real images spread over all categories, each
+  # placed confidently. It is logged as q_real_information_nats whatever its
+  # weight.
+  config.lambda_real_information = 0.0
+  # lambda_consistency: weight of KL(Q(c|x) || Q(c|T(x))), T a small random
+  # deformation of the real image x (as `augment` says), minimised: a slightly
+  # moved or bent digit keeps its category. Costs a second pass of D over the
+  # real batch.
+  config.lambda_consistency = 0.0
+  config.augment = ml_collections.ConfigDict()
+  # Shift (pixels, per axis) and rotation (degrees), uniform in [-max, max].
+  config.augment.max_shift = 2.0
+  config.augment.max_rotation = 10.0
+  # Elastic noise: displacements N(0, elastic_std) pixels on an elastic_grid x
+  # elastic_grid lattice, bilinearly spread over the image.
+  config.augment.elastic_std = 0.5
+  config.augment.elastic_grid = 4
   # A step whose loss or gradients are not finite (NaN or inf): 'stop' ends
   # the run with an error naming the step and the last checkpoint, which is
   # kept as it was (exit status 3); 'skip' drops that step's updates and

@@ -158,6 +158,16 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   _real_in(config, 'adam_b2', 0.0, 1.0)
   _real_in(config, 'lambda_categorical', 0.0)
   _real_in(config, 'lambda_continuous', 0.0)
+  for field in ('lambda_real_information', 'lambda_consistency'):
+    _real_in(config, field, 0.0)
+    if config[field] and not config.model.categorical_codes:
+      raise ConfigError(field, config[field],
+                        'acts on categorical codes; must be 0 when '
+                        'model.categorical_codes is empty')
+  _real_in(config, 'augment.max_shift', 0.0)
+  _real_in(config, 'augment.max_rotation', 0.0, 180.0)
+  _real_in(config, 'augment.elastic_std', 0.0)
+  _int_at_least(config, 'augment.elastic_grid', 2)
 
   for field in ('log_every_steps', 'sample_every_steps',
                 'checkpoint_every_steps', 'max_checkpoints_to_keep',

@@ -68,3 +68,47 @@ def information_penalty(mi: MutualInformation, lambda_categorical: float,
                         lambda_continuous: float) -> jax.Array:
   """lambda * L_I with one lambda per code type; subtract it from a loss."""
   return lambda_categorical * mi.categorical + lambda_continuous * mi.continuous
+
+
+# ------------------------------------------- Q on real images (not the paper)
+# The paper trains Q on generated images only. These two optional terms also
+# train it (with D's shared body) on the real batch; each has its own lambda
+# in the D loss, 0 leaving the paper's objective unchanged.
+
+
+def real_information(spec: latents_lib.CodeSpec,
+                     q_out: jax.Array) -> jax.Array:
+  """H(mean_x Q(c|x)) - mean_x H(Q(c|x)) over a batch, summed over the
+  categorical codes, in nats.
+
+  The batch estimate of the mutual information between an image and the
+  category Q gives it: at most H(c) = ln K per code, reached when the batch
+  spreads evenly over the K categories and Q is certain of each image.
+  """
+  total = jnp.zeros((), jnp.float32)
+  for logits in latents_lib.split_q_output(spec, q_out).logits:
+    # In log space: a probability that underflows to 0 would give entropy
+    # gradients of 0 * inf.
+    log_p = jax.nn.log_softmax(logits, -1)
+    log_marginal = jax.nn.logsumexp(log_p, axis=0) - jnp.log(logits.shape[0])
+    marginal = -(jnp.exp(log_marginal) * log_marginal).sum()
+    conditional = -(jnp.exp(log_p) * log_p).sum(-1).mean()
+    total = total + marginal - conditional
+  return total
+
+
+def consistency(spec: latents_lib.CodeSpec, q_out: jax.Array,
+                q_out_transformed: jax.Array) -> jax.Array:
+  """Mean KL(Q(c|x) || Q(c|T(x))) over a batch, summed over the categorical
+  codes, in nats: how far Q's posterior moves when an image is deformed.
+
+  Q(c|x) is the target and held fixed (no gradient): the term pulls the
+  transformed copy's posterior towards the image's, not the reverse.
+  """
+  original = latents_lib.split_q_output(spec, jax.lax.stop_gradient(q_out))
+  transformed = latents_lib.split_q_output(spec, q_out_transformed)
+  total = jnp.zeros((), jnp.float32)
+  for target, logits in zip(original.logits, transformed.logits):
+    total = total + optax.losses.kl_divergence(
+        jax.nn.log_softmax(logits, -1), jax.nn.softmax(target, -1)).mean()
+  return total

@@ -18,6 +18,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from infogan_jax import augment
 from infogan_jax import latents as latents_lib
 from infogan_jax import losses
 from infogan_jax import models
@@ -65,6 +66,13 @@ class InfoGAN:
   mi_in_generator_loss: bool = True  # False: the plain-GAN baseline
   # True: an update whose loss or gradients are not finite is not applied.
   skip_nonfinite: bool = False
+  # Q on real images (beyond the paper; 0 turns a term off): weights of the
+  # real-data information and of the consistency under `deformation`, and
+  # the data range the deformed copies stay in.
+  lambda_real_information: float = 0.0
+  lambda_consistency: float = 0.0
+  deformation: augment.Deformation = augment.Deformation()
+  value_range: tuple[float, float] = (0.0, 1.0)
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict) -> InfoGAN:
@@ -83,6 +91,10 @@ class InfoGAN:
         lambda_continuous=config.lambda_continuous,
         mi_in_generator_loss=config.mi_in_generator_loss,
         skip_nonfinite=config.on_nonfinite == 'skip',
+        lambda_real_information=config.lambda_real_information,
+        lambda_consistency=config.lambda_consistency,
+        deformation=augment.Deformation.from_config(config.augment),
+        value_range=models.output_range(config.model),
     )
 
   def init(self, seed: int, image_shape: tuple[int, ...]) -> TrainState:
@@ -118,6 +130,32 @@ class InfoGAN:
   def penalty(self, mi: losses.MutualInformation) -> jax.Array:
     return losses.information_penalty(mi, self.lambda_categorical,
                                       self.lambda_continuous)
+
+  def real_data_terms(self, params, batch_stats, real_q_out: jax.Array,
+                      images: jax.Array, key: jax.Array):
+    """D's loss terms from Q on the real batch: (loss to add, metrics).
+
+    The real-data information is logged at every step (it is the label-free
+    selection criterion too) and enters the loss with its lambda; the
+    consistency term, which needs a second pass of D over deformed copies,
+    is computed only when its lambda is not 0. That pass's batch-norm
+    statistics are not kept.
+    """
+    information = losses.real_information(self.spec, real_q_out)
+    if self.lambda_real_information:
+      loss = -self.lambda_real_information * information
+    else:  # measured only
+      loss, information = 0.0, jax.lax.stop_gradient(information)
+    metrics = {'q_real_information_nats': information}
+    if self.lambda_consistency:
+      deformed = augment.transform(key, images, self.value_range,
+                                   self.deformation)
+      _, deformed_q_out, _ = self.discriminate(
+          {'params': params, 'batch_stats': batch_stats}, deformed)
+      divergence = losses.consistency(self.spec, real_q_out, deformed_q_out)
+      loss = loss + self.lambda_consistency * divergence
+      metrics['q_consistency_nats'] = divergence
+    return loss, metrics
 
 
 # -------------------------------------------------------------- train step
@@ -174,16 +212,19 @@ def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
   fakes = jax.lax.stop_gradient(fakes)
 
   def d_loss_fn(params):
-    real_logits, _, stats = gan.discriminate(
+    real_logits, real_q_out, stats = gan.discriminate(
         {'params': params, 'batch_stats': state.d.batch_stats}, images)
     fake_logits, q_out, stats = gan.discriminate(
         {'params': params, 'batch_stats': stats}, fakes)
     gan_loss = losses.discriminator_gan_loss(real_logits, fake_logits)
     mi = losses.mutual_information(gan.spec, q_out, d_latents)
-    aux = dict(stats=stats, mi=mi, gan_loss=gan_loss,
+    real_loss, real_metrics = (0.0, {}) if not gan.spec.categorical else (
+        gan.real_data_terms(params, state.d.batch_stats, real_q_out, images,
+                            jax.random.fold_in(d_key, 1)))
+    aux = dict(stats=stats, mi=mi, gan_loss=gan_loss, real=real_metrics,
                d_real=jax.nn.sigmoid(real_logits).mean(),
                d_fake=jax.nn.sigmoid(fake_logits).mean())
-    return gan_loss - gan.penalty(mi), aux
+    return gan_loss - gan.penalty(mi) + real_loss, aux
 
   (d_loss, d_aux), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
       state.d.params)
@@ -221,6 +262,7 @@ def train_step(gan: InfoGAN, state: TrainState, images: jax.Array,
       'd_fake': d_aux['d_fake'],
       # 1 when a loss or gradient was not finite (summed when logged).
       'nonfinite_steps': 1 - (d_finite & g_finite).astype(jnp.int32),
+      **d_aux['real'],
   }
   # With several codes of a type, each code's own bound too.
   mi = d_aux['mi']

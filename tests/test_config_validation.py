@@ -56,6 +56,12 @@ BAD = [
     ('continuous_sweep', (2.0, -2.0), 'low < high'),
     ('model.init_std', 0.0, 'init_std'),
     ('image_channels', 2, "1 (grayscale), 3 (RGB) or 0"),
+    ('lambda_real_information', -1.0, 'lambda_real_information'),
+    ('lambda_consistency', -0.1, 'lambda_consistency'),
+    ('augment.max_shift', -1.0, 'max_shift'),
+    ('augment.max_rotation', 200.0, '[0.0, 180.0)'),
+    ('augment.elastic_std', -0.5, 'elastic_std'),
+    ('augment.elastic_grid', 1, 'elastic_grid'),
 ]
 
 
@@ -145,6 +151,18 @@ def test_bad_value_exits_2_naming_the_field(config, tmp_path, capsys, field,
   assert err.count('\n') == 1 and err.startswith(f'error: config.{field}=')
   assert allowed in err
   assert not workdir.exists()
+
+
+@pytest.mark.parametrize('field', ['lambda_real_information',
+                                   'lambda_consistency'])
+def test_real_image_terms_need_a_categorical_code(config, field):
+  config.model.categorical_codes = ()
+  config[field] = 1.0
+  with pytest.raises(config_validation.ConfigError,
+                     match=rf'^config.{field}=1.0: acts on categorical codes'):
+    config_validation.validate(config, device_count=8)
+  config[field] = 0.0
+  config_validation.validate(config, device_count=8)
 
 
 def test_unwritable_workdir_is_reported_at_start(config, tmp_path, capsys):

@@ -1,0 +1,274 @@
+"""Q on real images (beyond the paper): the real-data information and the
+consistency terms, the deformation behind the second, the label-free
+selection criteria, and a guard that labels reach neither training nor
+selection."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from infogan_jax import augment
+from infogan_jax import input_pipeline
+from infogan_jax import latents as latents_lib
+from infogan_jax import losses
+from infogan_jax import selection
+from infogan_jax import train
+from infogan_jax import train_step
+
+SPEC = latents_lib.CodeSpec(noise_dim=3, categorical=(4,), num_continuous=1)
+
+
+def _q_out(logits):
+  """Q's output for SPEC: the categorical logits, then one continuous mean."""
+  logits = jnp.asarray(logits, jnp.float32)
+  return jnp.concatenate([logits, jnp.zeros((len(logits), 1))], -1)
+
+
+# --------------------------------------------------------------- the terms
+
+
+def test_real_information_on_hand_made_posteriors():
+  certain_and_spread = _q_out(50.0 * jnp.eye(4))
+  assert float(losses.real_information(SPEC, certain_and_spread)) == (
+      pytest.approx(math.log(4), abs=1e-4))
+  # Certain, but every image in category 0: nothing is told apart.
+  all_one = _q_out(50.0 * np.eye(4)[[0, 0, 0, 0]])
+  assert float(losses.real_information(SPEC, all_one)) == pytest.approx(
+      0.0, abs=1e-4)
+  # Spread but unsure: each posterior uniform.
+  assert float(losses.real_information(SPEC, _q_out(jnp.zeros((4, 4))))) == (
+      pytest.approx(0.0, abs=1e-6))
+  # Two categories used, each image certain: ln 2.
+  two = _q_out(50.0 * np.eye(4)[[0, 1, 0, 1]])
+  assert float(losses.real_information(SPEC, two)) == pytest.approx(
+      math.log(2), abs=1e-4)
+
+
+def test_real_information_sums_over_categorical_codes():
+  spec = latents_lib.CodeSpec(2, (2, 3), 0)
+  q_out = jnp.concatenate([50.0 * np.eye(2)[[0, 1, 0, 1, 0, 1]],
+                           50.0 * np.eye(3)[[0, 1, 2, 0, 1, 2]]], -1)
+  assert float(losses.real_information(spec, q_out)) == pytest.approx(
+      math.log(2) + math.log(3), abs=1e-4)
+
+
+def test_real_information_gradient_is_finite_for_certain_posteriors():
+  # Logits far apart make probabilities underflow to exactly 0.
+  logits = jnp.array([[1e4, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1e4]])
+  grad = jax.grad(lambda l: losses.real_information(SPEC, _q_out(l)))(logits)
+  assert np.isfinite(np.asarray(grad)).all()
+
+
+def test_consistency_on_hand_made_posteriors():
+  sure = _q_out([[50.0, 0.0, 0.0, 0.0]])
+  unsure = _q_out([[0.0, 0.0, 0.0, 0.0]])
+  assert float(losses.consistency(SPEC, sure, sure)) == pytest.approx(
+      0.0, abs=1e-6)
+  # KL(one-hot || uniform over 4) = ln 4.
+  assert float(losses.consistency(SPEC, sure, unsure)) == pytest.approx(
+      math.log(4), abs=1e-4)
+  # The original image's posterior is the target: no gradient flows into it.
+  grad_target, grad_moved = jax.grad(
+      lambda a, b: losses.consistency(SPEC, a, b), argnums=(0, 1))(sure,
+                                                                   unsure)
+  assert float(jnp.abs(grad_target).sum()) == 0
+  assert float(jnp.abs(grad_moved).sum()) > 0
+
+
+def _real_data_grads(config, lambda_real_information, lambda_consistency):
+  config.lambda_real_information = lambda_real_information
+  config.lambda_consistency = lambda_consistency
+  gan = train_step.InfoGAN.from_config(config)
+  state = gan.init(0, (28, 28, 1))
+  images = jax.random.uniform(jax.random.key(1), (8, 28, 28, 1))
+
+  def loss(params):
+    _, q_out, _ = gan.discriminate(
+        {'params': params, 'batch_stats': state.d.batch_stats}, images)
+    return gan.real_data_terms(params, state.d.batch_stats, q_out, images,
+                               jax.random.key(2))
+
+  (value, metrics), grads = jax.value_and_grad(loss, has_aux=True)(
+      state.d.params)
+  return value, metrics, grads
+
+
+def _norm(tree):
+  return float(sum(jnp.abs(x).sum() for x in jax.tree.leaves(tree)))
+
+
+@pytest.mark.parametrize('weights', [(1.0, 0.0), (0.0, 1.0)],
+                         ids=['real_information', 'consistency'])
+def test_each_term_trains_q_and_the_shared_body(config, weights):
+  value, metrics, grads = _real_data_grads(config, *weights)
+  assert float(value) != 0
+  for layer in grads['body'].values():
+    assert _norm(layer) > 0
+  assert _norm(grads['q_head']) > 0 and _norm(grads['q_out']) > 0
+  assert _norm(grads['d_out']) == 0  # D's real/fake logit plays no part
+  assert ('q_consistency_nats' in metrics) == bool(weights[1])
+
+
+def test_terms_are_zero_when_their_lambdas_are(config):
+  value, metrics, grads = _real_data_grads(config, 0.0, 0.0)
+  assert float(value) == 0 and _norm(grads) == 0
+  # The real-data information is still measured.
+  assert float(metrics['q_real_information_nats']) > 0
+  assert 'q_consistency_nats' not in metrics
+
+
+def test_a_step_with_zero_lambdas_is_the_papers_step(config):
+  """Weights of 0 leave every parameter bitwise as without the terms."""
+  def step(**fields):
+    c = config.copy_and_resolve_references()
+    for name, value in fields.items():
+      c[name] = value
+    gan = train_step.InfoGAN.from_config(c)
+    images = jax.random.uniform(jax.random.key(3), (8, 28, 28, 1))
+    return jax.jit(lambda s, x: train_step.train_step(gan, s, x))(
+        gan.init(0, (28, 28, 1)), images)
+
+  paper, _ = step()
+  zero, _ = step(lambda_real_information=0.0, lambda_consistency=0.0)
+  on, _ = step(lambda_real_information=1.0)
+  same = jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), paper.d.params,
+                      zero.d.params)
+  assert all(jax.tree.leaves(same))
+  assert not all(jax.tree.leaves(jax.tree.map(
+      lambda a, b: bool(jnp.array_equal(a, b)), paper.d.params, on.d.params)))
+
+
+# ---------------------------------------------------------- the deformation
+
+
+def _digit_like(key, n=6):
+  """Blobs of ink inside a 28x28 frame, in [0, 1]."""
+  ys, xs = np.mgrid[:28, :28]
+  centres = np.asarray(jax.random.uniform(key, (n, 2), minval=10, maxval=18))
+  blobs = [np.exp(-((ys - cy)**2 + (xs - cx)**2) / 12.0) for cy, cx in centres]
+  return jnp.asarray(np.stack(blobs)[..., None], jnp.float32)
+
+
+@pytest.mark.parametrize('value_range', [(0.0, 1.0), (-1.0, 1.0)])
+def test_transform_stays_in_the_value_range(value_range):
+  low, high = value_range
+  images = jax.random.uniform(jax.random.key(0), (8, 28, 28, 3),
+                              minval=low, maxval=high)
+  strong = augment.Deformation(max_shift=6.0, max_rotation=45.0,
+                               elastic_std=3.0)
+  out = augment.transform(jax.random.key(1), images, value_range, strong)
+  assert out.shape == images.shape and out.dtype == images.dtype
+  assert float(out.min()) >= low and float(out.max()) <= high
+  # What moves in from outside the frame is background (the range's low).
+  shifted = augment.transform(
+      jax.random.key(2), jnp.full((4, 28, 28, 1), high), value_range,
+      augment.Deformation(max_shift=6.0, max_rotation=0.0, elastic_std=0.0))
+  assert float(shifted.min()) < high
+
+
+def test_transform_is_determined_by_its_key():
+  images = _digit_like(jax.random.key(0))
+  a = augment.transform(jax.random.key(7), images, (0.0, 1.0))
+  b = augment.transform(jax.random.key(7), images, (0.0, 1.0))
+  c = augment.transform(jax.random.key(8), images, (0.0, 1.0))
+  assert np.array_equal(np.asarray(a), np.asarray(b))
+  assert not np.array_equal(np.asarray(a), np.asarray(c))
+  # Each image gets its own deformation.
+  same = jnp.broadcast_to(images[:1], images.shape)
+  moved = augment.transform(jax.random.key(7), same, (0.0, 1.0))
+  assert not np.allclose(np.asarray(moved[0]), np.asarray(moved[1]))
+
+
+def test_transform_is_small_and_none_is_identity():
+  images = _digit_like(jax.random.key(0))
+  none = augment.Deformation(max_shift=0.0, max_rotation=0.0, elastic_std=0.0)
+  same = augment.transform(jax.random.key(1), images, (0.0, 1.0), none)
+  np.testing.assert_allclose(np.asarray(same), np.asarray(images), atol=1e-5)
+  moved = augment.transform(jax.random.key(1), images, (0.0, 1.0))
+  assert float(jnp.abs(moved - images).max()) > 0.05
+  # The default deformation keeps the ink (the blobs stay inside the frame)
+  # and moves each blob's centre by a few pixels at most.
+  ink, moved_ink = images.sum((1, 2, 3)), moved.sum((1, 2, 3))
+  np.testing.assert_allclose(np.asarray(moved_ink), np.asarray(ink), rtol=0.1)
+  ys = jnp.arange(28.0)[None, :, None, None]
+  centre = (images * ys).sum((1, 2, 3)) / ink
+  moved_centre = (moved * ys).sum((1, 2, 3)) / moved_ink
+  assert float(jnp.abs(centre - moved_centre).max()) < 4.0
+
+
+# ---------------------------------------------------- label-free selection
+
+
+def _posterior(assignments, k=10, certainty=0.9):
+  p = np.full((len(assignments), k), (1 - certainty) / (k - 1))
+  p[np.arange(len(assignments)), assignments] = certainty
+  return p
+
+
+def test_selection_criteria_on_synthetic_posteriors():
+  rng = np.random.default_rng(0)
+  truth = rng.integers(0, 10, 2000)
+  good = _posterior(truth)
+  merged = _posterior(np.where(truth == 9, 4, truth))  # 4 and 9 share
+  unsure = _posterior(truth, certainty=0.4)
+  assert selection.real_information(good) > selection.real_information(merged)
+  assert selection.real_information(good) > selection.real_information(unsure)
+  assert selection.real_information(good) == pytest.approx(
+      math.log(10) - float(-np.sum(good[0] * np.log(good[0]))), abs=0.01)
+  assert selection.confidence(good) == pytest.approx(0.9)
+  assert selection.confidence(unsure) == pytest.approx(0.4)
+  # Two restarts find the same partition (relabelled), a third merges two
+  # classes and splits another: agreement singles it out.
+  relabelled = (truth + 3) % 10
+  odd = np.where(truth == 9, 4, truth)
+  odd = np.where((truth == 1) & (rng.random(len(truth)) < 0.5), 9, odd)
+  scores = selection.agreement([truth, relabelled, odd])
+  assert scores[2] < scores[0] and scores[2] < scores[1]
+  assert scores[0] == pytest.approx(scores[1])
+  # good and unsure share their partition; merged stands alone.
+  picks = selection.choose(selection.scores([merged, good, unsure]))
+  assert picks['real_information'] == 1 and picks['agreement'] == 1
+
+
+def test_choose_takes_the_highest_score():
+  table = {'a': np.array([0.1, 0.7, 0.3]), 'b': np.array([2.0, 1.0, 3.0])}
+  assert selection.choose(table) == {'a': 1, 'b': 2}
+
+
+# ------------------------------------------------------ no label reaches it
+
+
+class _WithoutLabels:
+  """A TFDS builder whose examples have their labels removed: reading one
+  is a KeyError when the tf.data graph is built."""
+
+  def __init__(self, builder):
+    self._builder = builder
+
+  def __getattr__(self, name):
+    return getattr(self._builder, name)
+
+  def as_dataset(self, *args, **kwargs):
+    ds = self._builder.as_dataset(*args, **kwargs)
+    return ds.map(lambda example: {'image': example['image']})
+
+
+def test_no_label_reaches_training_or_selection(config, tmp_path,
+                                                monkeypatch):
+  real_get_builder = input_pipeline.get_builder
+  monkeypatch.setattr(input_pipeline, 'get_builder',
+                      lambda c: _WithoutLabels(real_get_builder(c)))
+  config.download_data = True  # TFDS's mocked download stands in for data
+  config.num_train_steps = 2
+  config.lambda_real_information = 1.0
+  config.lambda_consistency = 1.0
+  with tfds.testing.mock_data(num_examples=64):
+    state = train.train_and_evaluate(config, str(tmp_path))
+    images = selection.training_images(config, 10)
+  assert int(state.step) == 2
+  # The training input and the selection's input are images, nothing else.
+  assert isinstance(images, np.ndarray) and images.shape == (10, 28, 28, 1)
