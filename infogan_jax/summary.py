@@ -25,6 +25,9 @@ _TABLE = flags.DEFINE_bool('table', False,
                            'Markdown table instead.')
 _WALL_S = flags.DEFINE_float('wall_s', None,
                              'Wall time of the run in seconds, if measured.')
+_CANDIDATE = flags.DEFINE_string(
+    'candidate', None, 'The name of the run in the screen '
+    '(scripts/screen_mnist.sh), if it is one of its candidates.')
 
 
 def _cpu_name() -> str:
@@ -65,17 +68,19 @@ def _jax_version() -> str:
   return jax.__version__
 
 
-def summarize(workdir: str, wall_s: float | None = None) -> dict:
+def summarize(workdir: str, wall_s: float | None = None,
+              candidate: str | None = None) -> dict:
   with open(os.path.join(workdir, 'config.json')) as f:
     config = json.load(f)
-  train, evaluation = {}, {}
+  train, evaluations = {}, []
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:
     for line in f:
       record = json.loads(line)
       if any(k.startswith('eval_') for k in record):
-        evaluation = record
+        evaluations.append(record)
       else:
         train = record
+  evaluation = evaluations[-1] if evaluations else {}
   summary = {
       'workdir': os.path.basename(os.path.normpath(workdir)),
       'seed': config['seed'],
@@ -86,9 +91,13 @@ def summarize(workdir: str, wall_s: float | None = None) -> dict:
       'mi_cont_nats': train.get('mi_cont_nats'),
       'eval_step': evaluation.get('step'),
       **{k: v for k, v in evaluation.items() if k.startswith('eval_')},
+      # Every evaluation of the run, in order (the last one is also above).
+      'evals': evaluations,
       'hardware': hardware(),
       'jax': _jax_version(),
   }
+  if candidate is not None:
+    summary = {'candidate': candidate, **summary}
   if wall_s is not None:
     summary['wall_min'] = round(wall_s / 60, 1)
   return summary
@@ -126,7 +135,8 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if not _WORKDIR.value:
     raise app.UsageError('--workdir is required (or --table FILES)')
-  print(json.dumps(summarize(_WORKDIR.value, _WALL_S.value), indent=1))
+  print(json.dumps(summarize(_WORKDIR.value, _WALL_S.value, _CANDIDATE.value),
+                   indent=1))
 
 
 if __name__ == '__main__':

@@ -171,6 +171,9 @@ def test_summary_of_a_finished_run(trained_workdir):
   assert record['eval_accuracy'] == eval_rows[-1]['eval_accuracy']
   assert record['wall_min'] == 1.5 and record['hardware'].startswith('CPU')
   assert record['mi_in_generator_loss'] is True and record['seed'] == 0
+  # Every evaluation, in order; screen records name their candidate.
+  assert record['evals'] == eval_rows and 'candidate' not in record
+  assert summary.summarize(workdir, candidate='c')['candidate'] == 'c'
   row = summary.table([record]).splitlines()[2].split(' | ')
   assert row[2] == f"{record['eval_accuracy']:.4f}" and row[7] == '1.5 min'
 

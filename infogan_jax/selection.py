@@ -1,0 +1,136 @@
+"""Choosing among restarts of a run without labels.
+
+Several short trainings of one config (restarts) can end with different
+digit pairs sharing categories. Each criterion here scores a restart from
+Q's categorical posterior on real *training* images alone, so picking the
+best-scoring restart never looks at a label:
+
+- 'real_information': H(mean_x Q(c|x)) - mean_x H(Q(c|x)), the batch term
+  of `losses.real_information` over all the images: high when real images
+  spread over every category and each is placed confidently;
+- 'confidence': the mean over images of max_c Q(c|x);
+- 'agreement': the mean NMI between this restart's categories and each other
+  restart's, on the same images (a consensus vote: the partition most
+  restarts share).
+
+  python -m infogan_jax.selection RUN_DIR RUN_DIR ... [--num_images=10000]
+
+prints one JSON object: each run's scores and, per criterion, the run it
+picks. Each run is read with its own recorded config (dataset, split, model).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Sequence
+
+import numpy as np
+from sklearn import metrics as sk_metrics
+
+CRITERIA = ('real_information', 'confidence', 'agreement')
+
+
+def _entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
+  p = np.asarray(p, np.float64)
+  return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0),
+                 axis=axis)
+
+
+def real_information(probabilities: np.ndarray) -> float:
+  """H(mean posterior) - mean H(posterior) of [N, K] probabilities, nats."""
+  probabilities = np.asarray(probabilities, np.float64)
+  return float(_entropy(probabilities.mean(0)) -
+               _entropy(probabilities).mean())
+
+
+def confidence(probabilities: np.ndarray) -> float:
+  """Mean over images of the largest probability."""
+  return float(np.asarray(probabilities).max(-1).mean())
+
+
+def agreement(assignments: Sequence[np.ndarray]) -> np.ndarray:
+  """Per restart, its mean NMI with every other restart's categories."""
+  n = len(assignments)
+  if n < 2:
+    return np.zeros(n)
+  nmi = np.eye(n)
+  for i in range(n):
+    for j in range(i + 1, n):
+      nmi[i, j] = nmi[j, i] = sk_metrics.normalized_mutual_info_score(
+          assignments[i], assignments[j])
+  return (nmi.sum(1) - 1.0) / (n - 1)
+
+
+def scores(posteriors: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+  """Every criterion for each restart, from its [N, K] posterior on the
+  same N unlabelled images."""
+  return {
+      'real_information': np.array([real_information(p) for p in posteriors]),
+      'confidence': np.array([confidence(p) for p in posteriors]),
+      'agreement': agreement([np.argmax(p, -1) for p in posteriors]),
+  }
+
+
+def choose(criterion_scores: dict[str, np.ndarray]) -> dict[str, int]:
+  """The index each criterion picks: its highest score (first on ties)."""
+  return {name: int(np.argmax(values))
+          for name, values in criterion_scores.items()}
+
+
+# ------------------------------------------------------- from checkpoints
+
+
+def training_images(config, num_images: int) -> np.ndarray:
+  """The first `num_images` images of the run's training split, in [0, 1].
+
+  Images only: the split is read without its labels.
+  """
+  from infogan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+  images = input_pipeline.read_whole_split(config, config.train_split,
+                                           (0.0, 1.0))
+  return images[:num_images]
+
+
+def first_code_posterior(model, images: np.ndarray,
+                         batch_size: int = 1000) -> np.ndarray:
+  """Q's probabilities for the first categorical code: [N, K]."""
+  return np.concatenate([
+      np.asarray(model.posterior(images[i:i + batch_size]).probabilities[0])
+      for i in range(0, len(images), batch_size)])
+
+
+def select(workdirs: Sequence[str], num_images: int = 10_000) -> dict:
+  """Scores the latest checkpoint of each workdir; returns the report."""
+  from infogan_jax import inference  # pylint: disable=g-import-not-at-top
+  models = [inference.load(w) for w in workdirs]
+  images = training_images(models[0].config, num_images)
+  posteriors = [first_code_posterior(m, images) for m in models]
+  table = scores(posteriors)
+  picks = choose(table)
+  return {
+      'num_images': len(images),
+      'runs': [{'workdir': w, 'step': m.step,
+                **{name: float(table[name][i]) for name in CRITERIA}}
+               for i, (w, m) in enumerate(zip(workdirs, models))],
+      'chosen': {name: workdirs[i] for name, i in picks.items()},
+  }
+
+
+def main(argv: Sequence[str]) -> int:
+  import argparse  # pylint: disable=g-import-not-at-top
+  parser = argparse.ArgumentParser(
+      prog='python -m infogan_jax.selection',
+      description='Pick among restarts by label-free criteria.')
+  parser.add_argument('workdirs', nargs='+', help='Runs of one config.')
+  parser.add_argument('--num_images', type=int, default=10_000,
+                      help='Training images to score each run on.')
+  args = parser.parse_args(argv)
+  if args.num_images < 1:
+    parser.error('--num_images must be >= 1')
+  print(json.dumps(select(args.workdirs, args.num_images), indent=1))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv[1:]))
