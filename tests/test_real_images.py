@@ -259,6 +259,8 @@ class _WithoutLabels:
 
 def test_no_label_reaches_training_or_selection(config, tmp_path,
                                                 monkeypatch):
+  """Two restarts train and one is selected from a dataset whose examples
+  have no label at all."""
   real_get_builder = input_pipeline.get_builder
   monkeypatch.setattr(input_pipeline, 'get_builder',
                       lambda c: _WithoutLabels(real_get_builder(c)))
@@ -266,9 +268,20 @@ def test_no_label_reaches_training_or_selection(config, tmp_path,
   config.num_train_steps = 2
   config.lambda_real_information = 1.0
   config.lambda_consistency = 1.0
+  workdirs = [str(tmp_path / f'restart{seed}') for seed in (0, 1)]
   with tfds.testing.mock_data(num_examples=64):
-    state = train.train_and_evaluate(config, str(tmp_path))
+    for seed, workdir in enumerate(workdirs):
+      config.seed = seed
+      assert int(train.train_and_evaluate(config, workdir).step) == 2
     images = selection.training_images(config, 10)
-  assert int(state.step) == 2
-  # The training input and the selection's input are images, nothing else.
+    report = selection.select(workdirs, num_images=24)
+  # The selection's input is images, nothing else.
   assert isinstance(images, np.ndarray) and images.shape == (10, 28, 28, 1)
+  assert report['num_images'] == 24
+  assert [r['workdir'] for r in report['runs']] == workdirs
+  for run in report['runs']:
+    assert run['step'] == 2
+    assert 0 <= run['real_information'] <= math.log(10) + 1e-6
+    assert 0.1 - 1e-6 <= run['confidence'] <= 1
+  assert set(report['chosen']) == set(selection.CRITERIA)
+  assert set(report['chosen'].values()) <= set(workdirs)
