@@ -23,6 +23,10 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'A finished run.')
 _TABLE = flags.DEFINE_bool('table', False,
                            'Print the JSON records given as arguments as a '
                            'Markdown table instead.')
+_SCREEN = flags.DEFINE_bool('screen', False,
+                            'Print the screen records given as arguments '
+                            '(scripts/screen_mnist.sh) as a Markdown table: '
+                            'a row per candidate, a column per seed.')
 _WALL_S = flags.DEFINE_float('wall_s', None,
                              'Wall time of the run in seconds, if measured.')
 _CANDIDATE = flags.DEFINE_string(
@@ -123,13 +127,37 @@ def table(records: list[dict]) -> str:
   return '\n'.join(lines)
 
 
+def screen_table(records: list[dict]) -> str:
+  """Markdown: per candidate (in first-seen order), each seed's test
+  accuracy at every evaluation, and the mean over seeds at the last one."""
+  seeds = sorted({r['seed'] for r in records})
+  candidates = list(dict.fromkeys(r['candidate'] for r in records))
+  lines = ['| candidate | ' + ' | '.join(f'seed {s}' for s in seeds) +
+           ' | mean at the end |',
+           '|---|' + '---|' * len(seeds) + '---|']
+  for candidate in candidates:
+    cells, finals = [], []
+    for seed in seeds:
+      runs = [r for r in records
+              if r['candidate'] == candidate and r['seed'] == seed]
+      if not runs:
+        cells.append('-')
+        continue
+      accuracies = [e['eval_accuracy'] for e in runs[0]['evals']]
+      finals.append(accuracies[-1])
+      cells.append(' / '.join(f'{a:.3f}' for a in accuracies))
+    mean = f'{sum(finals) / len(finals):.3f}' if finals else '-'
+    lines.append(f'| {candidate} | ' + ' | '.join(cells) + f' | {mean} |')
+  return '\n'.join(lines)
+
+
 def main(argv):
-  if _TABLE.value:
+  if _TABLE.value or _SCREEN.value:
     records = []
     for path in argv[1:]:
       with open(path) as f:
         records.append(json.load(f))
-    print(table(records))
+    print(screen_table(records) if _SCREEN.value else table(records))
     return
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')

@@ -178,6 +178,19 @@ def test_summary_of_a_finished_run(trained_workdir):
   assert row[2] == f"{record['eval_accuracy']:.4f}" and row[7] == '1.5 min'
 
 
+def test_screen_table_has_a_row_per_candidate_and_a_column_per_seed():
+  def record(candidate, seed, accuracies):
+    return {'candidate': candidate, 'seed': seed,
+            'evals': [{'step': 500 * (i + 1), 'eval_accuracy': a}
+                      for i, a in enumerate(accuracies)]}
+  rows = summary.screen_table([
+      record('base', 0, [0.5, 0.6, 0.7]), record('base', 1, [0.4, 0.5, 0.9]),
+      record('new', 1, [0.6, 0.7, 0.95])]).splitlines()
+  assert rows[0] == '| candidate | seed 0 | seed 1 | mean at the end |'
+  assert rows[2] == '| base | 0.500 / 0.600 / 0.700 | 0.400 / 0.500 / 0.900 | 0.800 |'
+  assert rows[3] == '| new | - | 0.600 / 0.700 / 0.950 | 0.950 |'
+
+
 def test_mi_plot_of_two_workdirs(tmp_path):
   for name, values in (('a', [1.0, 2.0, 2.2]), ('b', [0.5, 0.2, 0.1])):
     os.makedirs(tmp_path / name)
