@@ -14,6 +14,7 @@ best-scoring restart never looks at a label:
   restarts share).
 
   python -m infogan_jax.selection RUN_DIR RUN_DIR ... [--num_images=10000]
+      [--step=500]
 
 prints one JSON object: each run's scores and, per criterion, the run it
 picks. Each run is read with its own recorded config (dataset, split, model).
@@ -100,10 +101,12 @@ def first_code_posterior(model, images: np.ndarray,
       for i in range(0, len(images), batch_size)])
 
 
-def select(workdirs: Sequence[str], num_images: int = 10_000) -> dict:
-  """Scores the latest checkpoint of each workdir; returns the report."""
+def select(workdirs: Sequence[str], num_images: int = 10_000,
+           step: int | None = None) -> dict:
+  """Scores each workdir's checkpoint at `step` (default: its latest), e.g.
+  short restarts after a few hundred steps; returns the report."""
   from infogan_jax import inference  # pylint: disable=g-import-not-at-top
-  models = [inference.load(w) for w in workdirs]
+  models = [inference.load(w, step=step) for w in workdirs]
   images = training_images(models[0].config, num_images)
   posteriors = [first_code_posterior(m, images) for m in models]
   table = scores(posteriors)
@@ -125,10 +128,13 @@ def main(argv: Sequence[str]) -> int:
   parser.add_argument('workdirs', nargs='+', help='Runs of one config.')
   parser.add_argument('--num_images', type=int, default=10_000,
                       help='Training images to score each run on.')
+  parser.add_argument('--step', type=int, default=None,
+                      help='The checkpoint to score (default: the latest).')
   args = parser.parse_args(argv)
   if args.num_images < 1:
     parser.error('--num_images must be >= 1')
-  print(json.dumps(select(args.workdirs, args.num_images), indent=1))
+  print(json.dumps(select(args.workdirs, args.num_images, args.step),
+                   indent=1))
   return 0
 
 

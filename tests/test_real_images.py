@@ -266,6 +266,9 @@ def test_no_label_reaches_training_or_selection(config, tmp_path,
                       lambda c: _WithoutLabels(real_get_builder(c)))
   config.download_data = True  # TFDS's mocked download stands in for data
   config.num_train_steps = 2
+  config.checkpoint_every_steps = 1
+  config.log_every_steps = 1
+  config.sample_every_steps = 1
   config.lambda_real_information = 1.0
   config.lambda_consistency = 1.0
   workdirs = [str(tmp_path / f'restart{seed}') for seed in (0, 1)]
@@ -275,6 +278,7 @@ def test_no_label_reaches_training_or_selection(config, tmp_path,
       assert int(train.train_and_evaluate(config, workdir).step) == 2
     images = selection.training_images(config, 10)
     report = selection.select(workdirs, num_images=24)
+    early = selection.select(workdirs, num_images=24, step=1)
   # The selection's input is images, nothing else.
   assert isinstance(images, np.ndarray) and images.shape == (10, 28, 28, 1)
   assert report['num_images'] == 24
@@ -283,5 +287,6 @@ def test_no_label_reaches_training_or_selection(config, tmp_path,
     assert run['step'] == 2
     assert 0 <= run['real_information'] <= math.log(10) + 1e-6
     assert 0.1 - 1e-6 <= run['confidence'] <= 1
+  assert [r['step'] for r in early['runs']] == [1, 1]
   assert set(report['chosen']) == set(selection.CRITERIA)
   assert set(report['chosen'].values()) <= set(workdirs)
