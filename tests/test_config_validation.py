@@ -12,6 +12,7 @@ import tensorflow_datasets as tfds
 from configs import default
 from configs import mnist
 from configs import mnist_gan
+from configs import mnist_q_on_real
 from configs import mnist_tuned
 from infogan_jax import checkpointing
 from infogan_jax import config_validation
@@ -78,6 +79,7 @@ def test_default_and_mnist_configs_are_valid():
   config_validation.validate(mnist.get_config(), device_count=8)
   config_validation.validate(mnist_gan.get_config(), device_count=8)
   config_validation.validate(mnist_tuned.get_config(), device_count=8)
+  config_validation.validate(mnist_q_on_real.get_config(), device_count=8)
 
 
 def test_mnist_tuned_changes_only_the_screened_choices():
@@ -85,6 +87,16 @@ def test_mnist_tuned_changes_only_the_screened_choices():
       mnist.get_config(), mnist_tuned.get_config()) == [
           'lambda_continuous: 1.0 in the checkpoint, 0.1 given',
           'model.leaky_relu_slope: 0.1 in the checkpoint, 0.01 given']
+
+
+def test_mnist_q_on_real_adds_only_the_real_image_terms():
+  assert checkpointing.config_differences(
+      mnist_tuned.get_config(), mnist_q_on_real.get_config()) == [
+          'lambda_consistency: 0.0 in the checkpoint, 1.0 given',
+          'lambda_real_information: 0.0 in the checkpoint, 1.0 given']
+  # The paper's config keeps the paper's objective.
+  assert mnist.get_config().lambda_consistency == 0
+  assert mnist.get_config().lambda_real_information == 0
 
 
 def test_disentanglement_metrics_need_the_factor_keys(config):
