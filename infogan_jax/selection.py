@@ -18,11 +18,15 @@ best-scoring restart never looks at a label:
 
 prints one JSON object: each run's scores and, per criterion, the run it
 picks. Each run is read with its own recorded config (dataset, split, model).
+`--compare_with_labels` then adds, for the report only, the test accuracy
+each run logged at that step and whether each criterion's pick is the run
+those labels would pick.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -120,6 +124,35 @@ def select(workdirs: Sequence[str], num_images: int = 10_000,
   }
 
 
+def logged_accuracy(workdir: str, step: int) -> float | None:
+  """The test accuracy the run's clustering evaluator logged at `step`.
+
+  For reporting how a criterion's pick compares with the run labels would
+  pick; `select` never calls it.
+  """
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    for line in f:
+      record = json.loads(line)
+      if record['step'] == step and 'eval_accuracy' in record:
+        return record['eval_accuracy']
+  return None
+
+
+def compare_with_labels(report: dict) -> dict:
+  """`report` with each run's logged test accuracy at its step, the run
+  those accuracies would pick, and whether each criterion picked it."""
+  runs = report['runs']
+  for run in runs:
+    run['logged_test_accuracy'] = logged_accuracy(run['workdir'], run['step'])
+  accuracies = [r['logged_test_accuracy'] for r in runs]
+  if None in accuracies:
+    raise ValueError('a run has no eval_accuracy logged at its step')
+  best = runs[int(np.argmax(accuracies))]['workdir']
+  return {**report, 'chosen_by_labels': best,
+          'same_as_labels': {name: chosen == best
+                             for name, chosen in report['chosen'].items()}}
+
+
 def main(argv: Sequence[str]) -> int:
   import argparse  # pylint: disable=g-import-not-at-top
   parser = argparse.ArgumentParser(
@@ -130,11 +163,17 @@ def main(argv: Sequence[str]) -> int:
                       help='Training images to score each run on.')
   parser.add_argument('--step', type=int, default=None,
                       help='The checkpoint to score (default: the latest).')
+  parser.add_argument(
+      '--compare_with_labels', action='store_true',
+      help='After choosing, add the test accuracy each run logged at that '
+      'step and whether each criterion picked the run it would pick.')
   args = parser.parse_args(argv)
   if args.num_images < 1:
     parser.error('--num_images must be >= 1')
-  print(json.dumps(select(args.workdirs, args.num_images, args.step),
-                   indent=1))
+  report = select(args.workdirs, args.num_images, args.step)
+  if args.compare_with_labels:
+    report = compare_with_labels(report)
+  print(json.dumps(report, indent=1))
   return 0
 
 

@@ -234,6 +234,25 @@ def test_selection_criteria_on_synthetic_posteriors():
   assert picks['real_information'] == 1 and picks['agreement'] == 1
 
 
+def test_comparison_with_labels_reads_the_logged_accuracy(tmp_path):
+  workdirs = []
+  for i, accuracy in enumerate([0.7, 0.9]):
+    workdir = tmp_path / f'run{i}'
+    workdir.mkdir()
+    # A training record at the step, an evaluation before it, then its own.
+    (workdir / 'metrics.jsonl').write_text(
+        '{"step": 500, "d_loss": 1.0}\n'
+        '{"step": 400, "eval_accuracy": 0.1}\n'
+        f'{{"step": 500, "eval_accuracy": {accuracy}}}\n')
+    workdirs.append(str(workdir))
+  report = {'runs': [{'workdir': w, 'step': 500} for w in workdirs],
+            'chosen': {'a': workdirs[0], 'b': workdirs[1]}}
+  compared = selection.compare_with_labels(report)
+  assert [r['logged_test_accuracy'] for r in compared['runs']] == [0.7, 0.9]
+  assert compared['chosen_by_labels'] == workdirs[1]
+  assert compared['same_as_labels'] == {'a': False, 'b': True}
+
+
 def test_choose_takes_the_highest_score():
   table = {'a': np.array([0.1, 0.7, 0.3]), 'b': np.array([2.0, 1.0, 3.0])}
   assert selection.choose(table) == {'a': 1, 'b': 2}
