@@ -11,7 +11,7 @@ best-scoring restart never looks at a label:
 - 'confidence': the mean over images of max_c Q(c|x);
 - 'agreement': the mean NMI between this restart's categories and each other
   restart's, on the same images (a consensus vote: the partition most
-  restarts share).
+  restarts share); for three restarts or more.
 
   python -m infogan_jax.selection RUN_DIR RUN_DIR ... [--num_images=10000]
       [--step=500]
@@ -55,10 +55,13 @@ def confidence(probabilities: np.ndarray) -> float:
 
 
 def agreement(assignments: Sequence[np.ndarray]) -> np.ndarray:
-  """Per restart, its mean NMI with every other restart's categories."""
+  """Per restart, its mean NMI with every other restart's categories.
+
+  Needs three restarts or more: with two, both score the same.
+  """
   n = len(assignments)
-  if n < 2:
-    return np.zeros(n)
+  if n < 3:
+    raise ValueError(f'agreement needs at least 3 restarts, got {n}')
   nmi = np.eye(n)
   for i in range(n):
     for j in range(i + 1, n):
@@ -69,12 +72,14 @@ def agreement(assignments: Sequence[np.ndarray]) -> np.ndarray:
 
 def scores(posteriors: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
   """Every criterion for each restart, from its [N, K] posterior on the
-  same N unlabelled images."""
-  return {
+  same N unlabelled images ('agreement' only for three restarts or more)."""
+  table = {
       'real_information': np.array([real_information(p) for p in posteriors]),
       'confidence': np.array([confidence(p) for p in posteriors]),
-      'agreement': agreement([np.argmax(p, -1) for p in posteriors]),
   }
+  if len(posteriors) >= 3:
+    table['agreement'] = agreement([np.argmax(p, -1) for p in posteriors])
+  return table
 
 
 def choose(criterion_scores: dict[str, np.ndarray]) -> dict[str, int]:
@@ -118,7 +123,7 @@ def select(workdirs: Sequence[str], num_images: int = 10_000,
   return {
       'num_images': len(images),
       'runs': [{'workdir': w, 'step': m.step,
-                **{name: float(table[name][i]) for name in CRITERIA}}
+                **{name: float(values[i]) for name, values in table.items()}}
                for i, (w, m) in enumerate(zip(workdirs, models))],
       'chosen': {name: workdirs[i] for name, i in picks.items()},
   }

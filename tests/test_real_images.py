@@ -307,5 +307,8 @@ def test_no_label_reaches_training_or_selection(config, tmp_path,
     assert 0 <= run['real_information'] <= math.log(10) + 1e-6
     assert 0.1 - 1e-6 <= run['confidence'] <= 1
   assert [r['step'] for r in early['runs']] == [1, 1]
-  assert set(report['chosen']) == set(selection.CRITERIA)
+  # Agreement needs a third restart.
+  assert set(report['chosen']) == {'real_information', 'confidence'}
+  with pytest.raises(ValueError, match='at least 3 restarts'):
+    selection.agreement([np.zeros(4), np.ones(4)])
   assert set(report['chosen'].values()) <= set(workdirs)
