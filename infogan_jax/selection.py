@@ -31,22 +31,17 @@ import sys
 from typing import Sequence
 
 import numpy as np
+from scipy import stats
 from sklearn import metrics as sk_metrics
 
 CRITERIA = ('real_information', 'confidence', 'agreement')
 
 
-def _entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
-  p = np.asarray(p, np.float64)
-  return -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0),
-                 axis=axis)
-
-
 def real_information(probabilities: np.ndarray) -> float:
   """H(mean posterior) - mean H(posterior) of [N, K] probabilities, nats."""
   probabilities = np.asarray(probabilities, np.float64)
-  return float(_entropy(probabilities.mean(0)) -
-               _entropy(probabilities).mean())
+  return float(stats.entropy(probabilities.mean(0)) -
+               stats.entropy(probabilities, axis=-1).mean())
 
 
 def confidence(probabilities: np.ndarray) -> float:
