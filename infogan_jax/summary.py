@@ -1,6 +1,7 @@
 """One run's results as a small JSON record, for committing next to the README.
 
-  python -m infogan_jax.summary --workdir=W --wall_s=1950 > results.json
+  python -m infogan_jax.summary --workdir=W --config_file=configs/mnist.py \
+      --wall_s=1950 > results.json
   python -m infogan_jax.summary --table docs/results/*.json
 
 The second form prints the records as a Markdown table.
@@ -29,6 +30,13 @@ _SCREEN = flags.DEFINE_bool('screen', False,
                             'a row per candidate, a column per seed.')
 _WALL_S = flags.DEFINE_float('wall_s', None,
                              'Wall time of the run in seconds, if measured.')
+_CONFIG_FILE = flags.DEFINE_string(
+    'config_file', None, 'The config file the run was trained from, as '
+    'given to --config (recorded as is).')
+_RESUMED_FROM_STEP = flags.DEFINE_integer(
+    'resumed_from_step', None, 'The checkpoint step the measured training '
+    'started from, when it continued an earlier run; --wall_s then covers '
+    'only the steps after it.')
 _CANDIDATE = flags.DEFINE_string(
     'candidate', None, 'The name of the run in the screen '
     '(scripts/screen_mnist.sh), if it is one of its candidates.')
@@ -73,7 +81,8 @@ def _jax_version() -> str:
 
 
 def summarize(workdir: str, wall_s: float | None = None,
-              candidate: str | None = None) -> dict:
+              candidate: str | None = None, config_file: str | None = None,
+              resumed_from_step: int | None = None) -> dict:
   with open(os.path.join(workdir, 'config.json')) as f:
     config = json.load(f)
   train, evaluations = {}, []
@@ -87,6 +96,7 @@ def summarize(workdir: str, wall_s: float | None = None,
   evaluation = evaluations[-1] if evaluations else {}
   summary = {
       'workdir': os.path.basename(os.path.normpath(workdir)),
+      **({'config_file': config_file} if config_file else {}),
       'seed': config['seed'],
       'mi_in_generator_loss': config.get('mi_in_generator_loss', True),
       'steps': train.get('step'),
@@ -104,14 +114,18 @@ def summarize(workdir: str, wall_s: float | None = None,
     summary = {'candidate': candidate, **summary}
   if wall_s is not None:
     summary['wall_min'] = round(wall_s / 60, 1)
+  if resumed_from_step:
+    summary['resumed_from_step'] = resumed_from_step
   return summary
 
 
 def table(records: list[dict]) -> str:
-  """Markdown rows: run, accuracy, NMI, ARI, MI bounds, wall time, hardware."""
-  lines = ['| run | seed | test accuracy | NMI | ARI | `mi_cat_nats` (of '
-           'H(c1)) | `mi_cont_nats` | wall time | hardware |',
-           '|---|---|---|---|---|---|---|---|---|']
+  """Markdown rows: run, config file, seed, accuracy, NMI, ARI, MI bounds,
+  wall time (and the step it was measured from, for a continued run),
+  hardware."""
+  lines = ['| run | config | seed | test accuracy | NMI | ARI | `mi_cat_nats` '
+           '(of H(c1)) | `mi_cont_nats` | wall time | hardware |',
+           '|---|---|---|---|---|---|---|---|---|---|']
 
   def number(record, key, digits):
     value = record.get(key)
@@ -119,8 +133,11 @@ def table(records: list[dict]) -> str:
 
   for r in records:
     wall = f"{r['wall_min']} min" if 'wall_min' in r else '-'
+    if 'resumed_from_step' in r:
+      wall += f" (steps {r['resumed_from_step']}-{r['steps']})"
+    config = f"`{r['config_file']}`" if 'config_file' in r else '-'
     lines.append(
-        f"| {r['workdir']} | {r['seed']} | {number(r, 'eval_accuracy', 4)} | "
+        f"| {r['workdir']} | {config} | {r['seed']} | {number(r, 'eval_accuracy', 4)} | "
         f"{number(r, 'eval_nmi', 3)} | {number(r, 'eval_ari', 3)} | "
         f"{number(r, 'mi_cat_nats', 3)} ({number(r, 'h_cat_nats', 2)}) | "
         f"{number(r, 'mi_cont_nats', 3)} | {wall} | {r['hardware']} |")
@@ -163,7 +180,8 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if not _WORKDIR.value:
     raise app.UsageError('--workdir is required (or --table FILES)')
-  print(json.dumps(summarize(_WORKDIR.value, _WALL_S.value, _CANDIDATE.value),
+  print(json.dumps(summarize(_WORKDIR.value, _WALL_S.value, _CANDIDATE.value,
+                             _CONFIG_FILE.value, _RESUMED_FROM_STEP.value),
                    indent=1))
 
 

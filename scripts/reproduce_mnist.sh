@@ -28,13 +28,18 @@ for name in "${names[@]}"; do
     mnist_q_on_real_seed*) config=configs/mnist_q_on_real.py; seed=${name#mnist_q_on_real_seed} ;;
     *) echo "unknown run $name" >&2; exit 2 ;;
   esac
+  # A workdir with checkpoints is continued (exact resume); the record then
+  # says from which step its wall time was measured.
+  resumed=$(ls "$runs/$name/checkpoints" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -1 || true)
   start=$(date +%s)
   python -m infogan_jax.main --config=$config --workdir="$runs/$name" \
       --config.seed="$seed" > "$runs/$name.log" 2>&1
   wall=$(( $(date +%s) - start ))
   python -m infogan_jax.main --config=$config --workdir="$runs/$name" \
       --config.seed="$seed" --mode=eval 2>/dev/null | tee "docs/results/$name.eval.txt"
-  python -m infogan_jax.summary --workdir="$runs/$name" --wall_s=$wall > "$summary"
+  python -m infogan_jax.summary --workdir="$runs/$name" --wall_s=$wall \
+      --config_file=$config ${resumed:+--resumed_from_step=$resumed} > "$summary.tmp"
+  mv "$summary.tmp" "$summary"
 done
 
 # The MI curves of every finished run: InfoGAN seeds as one band, the baseline.

@@ -173,9 +173,17 @@ def test_summary_of_a_finished_run(trained_workdir):
   assert record['mi_in_generator_loss'] is True and record['seed'] == 0
   # Every evaluation, in order; screen records name their candidate.
   assert record['evals'] == eval_rows and 'candidate' not in record
+  assert 'config_file' not in record and 'resumed_from_step' not in record
   assert summary.summarize(workdir, candidate='c')['candidate'] == 'c'
   row = summary.table([record]).splitlines()[2].split(' | ')
-  assert row[2] == f"{record['eval_accuracy']:.4f}" and row[7] == '1.5 min'
+  assert row[1] == '-' and row[3] == f"{record['eval_accuracy']:.4f}"
+  assert row[8] == '1.5 min'
+  # A run continued from a checkpoint: its wall time covers the later steps.
+  record = summary.summarize(workdir, wall_s=90, config_file='configs/c.py',
+                             resumed_from_step=2)
+  assert record['config_file'] == 'configs/c.py'
+  row = summary.table([record]).splitlines()[2].split(' | ')
+  assert row[1] == '`configs/c.py`' and row[8] == '1.5 min (steps 2-4)'
 
 
 def test_screen_table_has_a_row_per_candidate_and_a_column_per_seed():
