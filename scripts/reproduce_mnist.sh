@@ -30,7 +30,11 @@ for name in "${names[@]}"; do
   esac
   # A workdir with checkpoints is continued (exact resume); the record then
   # says from which step its wall time was measured.
-  resumed=$(ls "$runs/$name/checkpoints" 2>/dev/null | grep -E '^[0-9]+$' | sort -n | tail -1 || true)
+  resumed=""
+  for checkpoint in "$runs/$name"/checkpoints/*; do
+    step=${checkpoint##*/}
+    if [[ $step =~ ^[0-9]+$ ]] && (( step > ${resumed:-0} )); then resumed=$step; fi
+  done
   start=$(date +%s)
   python -m infogan_jax.main --config=$config --workdir="$runs/$name" \
       --config.seed="$seed" > "$runs/$name.log" 2>&1
