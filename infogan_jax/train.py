@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import shutil
 import sys
@@ -306,17 +307,44 @@ def write_figures(config: ml_collections.ConfigDict, workdir: str) -> list[str]:
   return _save_grids(grids, os.path.join(workdir, 'figures'), int(state.step))
 
 
+def write_samples(config: ml_collections.ConfigDict, workdir: str,
+                  num_samples: int = 64, codes: dict | None = None,
+                  seed: int = 0) -> list[str]:
+  """`num_samples` images of the latest checkpoint of `workdir`, the codes in
+  `codes` ({'cat0': 3, 'cont0': 0.5}) fixed, as a PNG grid and an .npz
+  (images in [0, 1], [n, H, W, C], and the latents that made them) in
+  generated/. The same seed gives the same images. Returns both paths.
+  """
+  from infogan_jax import inference  # pylint: disable=g-import-not-at-top
+  model = inference.load(workdir, config=config)
+  latents = model.sample_latents(jax.random.key(seed), num_samples, codes)
+  images = np.asarray(model.render(latents))
+  name = '_'.join([f'step_{model.step:08d}', f'seed{seed}'] +
+                  [f'{k}={v}' for k, v in sorted((codes or {}).items())])
+  directory = os.path.join(workdir, 'generated')
+  paths = [os.path.join(directory, name + '.png'),
+           os.path.join(directory, name + '.npz')]
+  if jax.process_index() == 0:
+    images_lib.save_png(images_lib.make_grid(
+        images, columns=math.ceil(math.sqrt(num_samples))), paths[0])
+    np.savez(paths[1], images=images, step=model.step,
+             **{k: np.asarray(v) for k, v in latents._asdict().items()})
+  return paths
+
+
 # ---------------------------------------------------------- the command
 
 
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = config_validation.EXIT_BAD_INPUT
 EXIT_NONFINITE = 3
 EXIT_PREEMPTED = 75  # sysexits.h's EX_TEMPFAIL: try again later
 
 
 def run(config: ml_collections.ConfigDict, workdir: str,
-        mode: str = 'train') -> int:
-  """Runs `mode` ('train', 'eval' or 'figures'); returns the exit status.
+        mode: str = 'train', sample_options: dict | None = None) -> int:
+  """Runs `mode` ('train', 'eval', 'figures' or 'sample', the latter with
+  `write_samples`'s keyword arguments `sample_options`); returns the exit
+  status.
 
   0: done. EXIT_BAD_INPUT: the config, data, workdir or checkpoint cannot be
   used; one line on stderr says why. EXIT_NONFINITE: a non-finite step
@@ -334,6 +362,9 @@ def run(config: ml_collections.ConfigDict, workdir: str,
       train_and_evaluate(config, workdir)
     elif mode == 'eval':
       print(evaluate(config, workdir)[2])
+    elif mode == 'sample':
+      for path in write_samples(config, workdir, **(sample_options or {})):
+        print(path)
     else:
       for path in write_figures(config, workdir):
         print(path)

@@ -116,7 +116,7 @@ def trained_workdir(tmp_path_factory):
   """A 4-step run on mock MNIST with the clustering evaluator on."""
   config = conftest.tiny_config()
   workdir = str(tmp_path_factory.mktemp('run'))
-  config.download_data = True
+  config.download_data = 'always'
   config.evaluators = ('clustering',)
   config.eval_every_steps = 2
   with tfds.testing.mock_data(num_examples=40):

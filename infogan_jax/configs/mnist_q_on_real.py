@@ -21,7 +21,7 @@ Command:
   python -m infogan_jax.main --config=configs/mnist_q_on_real.py --workdir=/tmp/mnist_q_on_real
 """
 
-from configs import mnist_tuned
+from infogan_jax.configs import mnist_tuned
 
 
 def get_config():

@@ -20,7 +20,7 @@ Command:
   python -m infogan_jax.main --config=configs/sprites.py --workdir=/tmp/sprites
 """
 
-from configs import dsprites
+from infogan_jax.configs import dsprites
 
 
 def get_config():

@@ -19,7 +19,7 @@ Command:
   python -m infogan_jax.main --config=configs/mnist_tuned.py --workdir=/tmp/mnist_tuned
 """
 
-from configs import mnist
+from infogan_jax.configs import mnist
 
 
 def get_config():

@@ -20,7 +20,7 @@ share the other two (docs/mnist/seed0_cat0.png), so c1 classifies the test
 digits with accuracy 0.887 (`--mode=eval`). Other seeds: README, Results.
 """
 
-from configs import default
+from infogan_jax.configs import default
 
 
 def get_config():
