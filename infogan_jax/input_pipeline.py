@@ -6,6 +6,7 @@ TensorFlow is imported here and nowhere else, so code that only generates
 
 from __future__ import annotations
 
+import glob
 import importlib
 import itertools
 import os
@@ -46,29 +47,40 @@ def resolve_data_dir(data_dir: str) -> str | None:
   return data_dir or os.environ.get('TFDS_DATA_DIR') or None
 
 
-def check_dataset_name(config) -> None:
-  """ConfigError unless TFDS knows `config.dataset` (or data_dir holds it).
+def check_dataset(config) -> None:
+  """Before JAX starts: ConfigError unless TFDS knows `config.dataset` (or
+  data_dir holds it), and DataNotFoundError when it is missing from a local
+  data_dir and cannot be downloaded (config.download_data).
 
-  Asks TFDS's registry only, so it runs before JAX starts and imports no
-  TensorFlow.
+  Uses TFDS's registry and the file system only: TensorFlow is not imported,
+  so a bad name or missing data offline is reported within seconds.
   """
   if config.dataset == IMAGE_FOLDER or config.dataset in GENERATED:
     return
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   name = config.dataset.split(':')[0].split('/')[0]
+  data_dir = resolve_data_dir(config.data_dir)
   try:
     tfds.builder_cls(name)
-    return
   except tfds.core.DatasetNotFoundError:
-    pass
-  data_dir = resolve_data_dir(config.data_dir)
-  if data_dir and ('://' in data_dir or
-                   os.path.isdir(os.path.join(data_dir, name))):
-    return  # prepared from files without a registered builder; TFDS decides
-  raise ConfigError(
-      'dataset', config.dataset,
-      "must be 'image_folder' or the name of a TFDS dataset, e.g. 'mnist' "
-      '(see tfds.list_builders())')
+    if data_dir and ('://' in data_dir or
+                     os.path.isdir(os.path.join(data_dir, name))):
+      return  # prepared from files without a registered builder; TFDS decides
+    raise ConfigError(
+        'dataset', config.dataset,
+        "must be 'image_folder' or the name of a TFDS dataset, e.g. 'mnist' "
+        '(see tfds.list_builders())') from None
+  data_dir = data_dir or tfds.core.constants.DATA_DIR
+  if '://' in data_dir or config.download_data == 'always':
+    return
+  prepared = glob.glob(os.path.join(data_dir, name, '**', 'dataset_info.json'),
+                       recursive=True)
+  if prepared:
+    return
+  if config.download_data == 'never':
+    raise _missing_data_error(data_dir, config.dataset, offline=False)
+  if not can_reach():
+    raise _missing_data_error(data_dir, config.dataset, offline=True)
 
 
 # Where TFDS downloads most datasets from (and MNIST's files): reachable, or
@@ -95,12 +107,13 @@ def can_reach(address: tuple[str, int] = _DOWNLOAD_PROBE,
   return bool(outcome and outcome[0])
 
 
-def _missing_data_error(builder, name: str, offline: bool) -> DataNotFoundError:
+def _missing_data_error(data_dir: str, name: str,
+                        offline: bool) -> DataNotFoundError:
   reason = ('and this machine cannot reach the internet to download it'
             if offline else "and config.download_data='never'")
   return DataNotFoundError(
       f"dataset '{name}' is not prepared in data_dir "
-      f"'{builder.data_dir_root}' {reason}. Either point "
+      f"'{data_dir}' {reason}. Either point "
       f'--config.data_dir (or TFDS_DATA_DIR) at a directory holding '
       f'{name}/<version>/ as prepared by TFDS, or build it from the original '
       f"files offline: pip install -e '.[prepare]' && tfds build {name} "
@@ -111,10 +124,12 @@ def _download_and_prepare(builder, config) -> None:
   """Prepares a missing dataset: process 0 first while the others wait, then
   any process whose data_dir is not shared with process 0's."""
   if config.download_data == 'never' and config.dataset not in GENERATED:
-    raise _missing_data_error(builder, config.dataset, offline=False)
+    raise _missing_data_error(builder.data_dir_root, config.dataset,
+                              offline=False)
   if (config.download_data == 'auto' and config.dataset not in GENERATED and
       not can_reach()):
-    raise _missing_data_error(builder, config.dataset, offline=True)
+    raise _missing_data_error(builder.data_dir_root, config.dataset,
+                              offline=True)
   if jax.process_count() == 1:
     builder.download_and_prepare()
     return

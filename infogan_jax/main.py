@@ -293,11 +293,13 @@ def main(argv):
     # The checks that need no devices, before JAX starts; the rest follow
     # once the devices are known.
     config_validation.validate(config)
-    input_pipeline.check_dataset_name(config)
     codes = _fixed_codes(config) if mode == 'sample' else {}
     if mode != 'train':
       _check_trained_workdir(workdir, mode)
-  except (BadInput, config_validation.ConfigError) as e:
+    if mode in ('train', 'eval'):  # the modes that read the dataset
+      input_pipeline.check_dataset(config)
+  except (BadInput, config_validation.ConfigError,
+          input_pipeline.DataNotFoundError) as e:
     _stop(str(e))
   logging.get_absl_handler().addFilter(_QuietLibraries())
   try:

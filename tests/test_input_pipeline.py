@@ -173,16 +173,34 @@ def test_missing_data_is_downloaded_only_when_it_can_be(
     assert not downloads
 
 
-def test_dataset_names_are_checked_without_tensorflow(config):
+def test_dataset_is_checked_before_jax_starts(config, tmp_path, monkeypatch):
   config.dataset = 'no_such_dataset'
   with pytest.raises(input_pipeline.ConfigError, match='config.dataset='):
-    input_pipeline.check_dataset_name(config)
+    input_pipeline.check_dataset(config)
+  # Missing from a local data_dir: reported unless it can be downloaded.
   config.dataset = 'mnist'
-  input_pipeline.check_dataset_name(config)
+  config.data_dir = str(tmp_path)
+  for setting, online, message in (('never', True, "'never'"),
+                                   ('auto', False, 'cannot reach')):
+    config.download_data = setting
+    monkeypatch.setattr(input_pipeline, 'can_reach', lambda o=online: o)
+    with pytest.raises(input_pipeline.DataNotFoundError, match=message):
+      input_pipeline.check_dataset(config)
+  config.download_data = 'auto'
+  monkeypatch.setattr(input_pipeline, 'can_reach', lambda: True)
+  input_pipeline.check_dataset(config)  # get_builder will download it
+  # Prepared (the files TFDS writes): fine, online or not.
+  (tmp_path / 'mnist' / '3.0.1').mkdir(parents=True)
+  (tmp_path / 'mnist' / '3.0.1' / 'dataset_info.json').write_text('{}')
+  monkeypatch.setattr(input_pipeline, 'can_reach', lambda: False)
+  input_pipeline.check_dataset(config)
+  # ... all without TensorFlow.
   probe = ('import sys\n'
-           'from infogan_jax import input_pipeline, configs\n'
+           'from infogan_jax import input_pipeline\n'
            'from infogan_jax.configs import mnist\n'
-           'input_pipeline.check_dataset_name(mnist.get_config())\n'
+           'config = mnist.get_config()\n'
+           f'config.data_dir = {str(tmp_path)!r}\n'
+           'input_pipeline.check_dataset(config)\n'
            'print("tensorflow" in sys.modules)\n')
   result = subprocess.run([sys.executable, '-c', probe], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
