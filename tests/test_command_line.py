@@ -187,3 +187,20 @@ def test_console_script_trains_and_samples_from_any_directory(tmp_path):
   _, again = sample('--num_samples=5', '--codes=cat0=3,cont1=0.5')
   with np.load(again) as saved:
     np.testing.assert_array_equal(saved['images'], first)
+
+
+def test_the_wheel_ships_the_configs_and_the_console_script(tmp_path):
+  """What `pip install git+URL` gets: configs usable outside the checkout."""
+  import zipfile  # pylint: disable=g-import-not-at-top
+  result = _run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '-q',
+                 '-w', str(tmp_path), REPO], cwd=tmp_path)
+  assert result.returncode == 0, result.stderr[-2000:]
+  wheel, = tmp_path.glob('infogan_jax-*.whl')
+  with zipfile.ZipFile(wheel) as archive:
+    names = archive.namelist()
+    entry_points = archive.read(next(
+        n for n in names if n.endswith('entry_points.txt'))).decode()
+  shipped = {n.split('/')[-1][:-3] for n in names
+             if n.startswith('infogan_jax/configs/') and n.endswith('.py')}
+  assert set(configs.names()) <= shipped
+  assert 'infogan-jax = infogan_jax.main:console' in entry_points
