@@ -22,6 +22,7 @@ import tempfile
 from absl import logging
 from clu import metric_writers
 from clu import periodic_actions
+from etils import epath
 import jax
 import ml_collections
 import numpy as np
@@ -45,7 +46,8 @@ def _record(writer: metric_writers.MetricWriter, workdir: str, step: int,
   """Scalars to the writer (TensorBoard, log) and, once, to metrics.jsonl."""
   writer.write_scalars(step, scalars)
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'metrics.jsonl'), 'a') as f:
+    # epath: a gs:// workdir too (a pod's workers share no local disk).
+    with (epath.Path(workdir) / 'metrics.jsonl').open('a') as f:
       f.write(json.dumps({'step': step, **scalars}) + '\n')
 
 
@@ -182,8 +184,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       state = restored
       logging.info('Resumed from checkpoint at step %d.', int(state.step))
     if is_main:
-      with open(os.path.join(workdir, 'config.json'), 'w') as f:
-        f.write(config.to_json_best_effort(indent=2))
+      (epath.Path(workdir) / 'config.json').write_text(
+          config.to_json_best_effort(indent=2))
     return _train(config, workdir, mesh, gan, state, checkpoints)
   finally:
     # Whatever stops the run, the checkpoints being written are completed.
@@ -327,8 +329,9 @@ def write_samples(config: ml_collections.ConfigDict, workdir: str,
   if jax.process_index() == 0:
     images_lib.save_png(images_lib.make_grid(
         images, columns=math.ceil(math.sqrt(num_samples))), paths[0])
-    np.savez(paths[1], images=images, step=model.step,
-             **{k: np.asarray(v) for k, v in latents._asdict().items()})
+    with epath.Path(paths[1]).open('wb') as f:
+      np.savez(f, images=images, step=model.step,
+               **{k: np.asarray(v) for k, v in latents._asdict().items()})
   return paths
 
 
