@@ -27,7 +27,6 @@ import difflib
 import importlib.util
 import logging as std_logging
 import os
-import shutil
 import sys
 
 # The C++ INFO lines TensorFlow and XLA print as they start are noise before
@@ -252,25 +251,7 @@ def _check_trained_workdir(workdir: str, mode: str) -> None:
                    '--mode=train)')
 
 
-# ---------------------------------------------------------- platform
-
-
-def _gpu_visible_to_system() -> bool:
-  """Whether this machine has an NVIDIA GPU, whatever JAX was installed with."""
-  return os.path.exists('/dev/nvidia0') or shutil.which('nvidia-smi') is not None
-
-
-def platform_lines(backend: str, devices: list, gpu_visible: bool) -> list[tuple[str, str]]:
-  """(level, message) lines naming where JAX runs, with a warning when a GPU
-  sits unused because the installed jax is CPU-only."""
-  lines = [('info', f'JAX runs on {backend}: {len(devices)} local device(s), '
-                    f'{devices[0].device_kind if devices else "none"}')]
-  if backend == 'cpu' and gpu_visible:
-    lines.append(('warning',
-                  'this machine has a GPU, but JAX runs on the CPU: the '
-                  "installed jax is CPU-only. Install pip install -U "
-                  "'jax[cuda12]' (README, Install) to train on the GPU."))
-  return lines
+# ---------------------------------------------------------- logging
 
 
 class _QuietLibraries(std_logging.Filter):
@@ -310,8 +291,9 @@ def main(argv):
         timeout_s=_TIMEOUT.value)
   except distributed.DistributedError as e:
     _stop(str(e))
-  for level, line in platform_lines(jax.default_backend(), jax.local_devices(),
-                                    _gpu_visible_to_system()):
+  for level, line in distributed.platform_lines(
+      jax.default_backend(), jax.local_devices(),
+      distributed.gpu_visible_to_system()):
     getattr(logging, level)(line)
   logging.info('JAX process %d of %d', jax.process_index(),
                jax.process_count())

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from infogan_jax import configs
-from infogan_jax import main
+from infogan_jax import distributed
 import conftest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -145,11 +145,11 @@ def test_console_script_needs_a_mode(tmp_path):
 def test_platform_line_warns_when_a_gpu_sits_unused():
   class Device:
     device_kind = 'cpu'
-  lines = main.platform_lines('cpu', [Device()], gpu_visible=True)
+  lines = distributed.platform_lines('cpu', [Device()], gpu_visible=True)
   assert lines[0] == ('info', 'JAX runs on cpu: 1 local device(s), cpu')
   assert lines[1][0] == 'warning' and "jax[cuda12]" in lines[1][1]
-  assert len(main.platform_lines('cpu', [Device()], gpu_visible=False)) == 1
-  assert len(main.platform_lines('gpu', [Device()], gpu_visible=True)) == 1
+  assert len(distributed.platform_lines('cpu', [Device()], gpu_visible=False)) == 1
+  assert len(distributed.platform_lines('gpu', [Device()], gpu_visible=True)) == 1
 
 
 @pytest.mark.slow
@@ -191,11 +191,19 @@ def test_console_script_trains_and_samples_from_any_directory(tmp_path):
 
 def test_the_wheel_ships_the_configs_and_the_console_script(tmp_path):
   """What `pip install git+URL` gets: configs usable outside the checkout."""
+  import shutil  # pylint: disable=g-import-not-at-top
   import zipfile  # pylint: disable=g-import-not-at-top
+  # Built from a copy: setuptools leaves build/ beside the sources.
+  source = tmp_path / 'source'
+  source.mkdir()
+  for name in ('pyproject.toml', 'README.md'):
+    shutil.copy(os.path.join(REPO, name), source / name)
+  shutil.copytree(os.path.join(REPO, 'infogan_jax'), source / 'infogan_jax',
+                  ignore=shutil.ignore_patterns('__pycache__'))
   result = _run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '-q',
-                 '-w', str(tmp_path), REPO], cwd=tmp_path)
+                 '-w', str(tmp_path / 'dist'), str(source)], cwd=tmp_path)
   assert result.returncode == 0, result.stderr[-2000:]
-  wheel, = tmp_path.glob('infogan_jax-*.whl')
+  wheel, = (tmp_path / 'dist').glob('infogan_jax-*.whl')
   with zipfile.ZipFile(wheel) as archive:
     names = archive.namelist()
     entry_points = archive.read(next(
