@@ -47,6 +47,13 @@ def resolve_data_dir(data_dir: str) -> str | None:
   return data_dir or os.environ.get('TFDS_DATA_DIR') or None
 
 
+def _unknown_dataset(config) -> ConfigError:
+  return ConfigError(
+      'dataset', config.dataset,
+      "must be 'image_folder' or the name of a TFDS dataset, e.g. 'mnist' "
+      '(see tfds.list_builders())')
+
+
 def check_dataset(config) -> None:
   """Before JAX starts: ConfigError unless TFDS knows `config.dataset` (or
   data_dir holds it), and DataNotFoundError when it is missing from a local
@@ -66,10 +73,7 @@ def check_dataset(config) -> None:
     if data_dir and ('://' in data_dir or
                      os.path.isdir(os.path.join(data_dir, name))):
       return  # prepared from files without a registered builder; TFDS decides
-    raise ConfigError(
-        'dataset', config.dataset,
-        "must be 'image_folder' or the name of a TFDS dataset, e.g. 'mnist' "
-        '(see tfds.list_builders())') from None
+    raise _unknown_dataset(config) from None
   data_dir = data_dir or tfds.core.constants.DATA_DIR
   if '://' in data_dir or config.download_data == 'always':
     return
@@ -160,10 +164,7 @@ def get_builder(config):
   try:
     builder = tfds.builder(config.dataset, data_dir=data_dir)
   except tfds.core.DatasetNotFoundError:
-    raise ConfigError(
-        'dataset', config.dataset,
-        "must be 'image_folder' or the name of a TFDS dataset, e.g. 'mnist' "
-        '(see tfds.list_builders())') from None
+    raise _unknown_dataset(config) from None
   key = (config.dataset, data_dir)
   if key not in _CHECKED:
     # Every process takes the same branch, so that they meet at the barrier.
