@@ -137,8 +137,8 @@ def table(records: list[dict]) -> str:
       wall += f" (steps {r['resumed_from_step']}-{r['steps']})"
     config = f"`{r['config_file']}`" if 'config_file' in r else '-'
     lines.append(
-        f"| {r['workdir']} | {config} | {r['seed']} | {number(r, 'eval_accuracy', 4)} | "
-        f"{number(r, 'eval_nmi', 3)} | {number(r, 'eval_ari', 3)} | "
+        f"| {r['workdir']} | {config} | {r['seed']} | "
+        f"{number(r, 'eval_accuracy', 4)} | {number(r, 'eval_nmi', 3)} | {number(r, 'eval_ari', 3)} | "
         f"{number(r, 'mi_cat_nats', 3)} ({number(r, 'h_cat_nats', 2)}) | "
         f"{number(r, 'mi_cont_nats', 3)} | {wall} | {r['hardware']} |")
   return '\n'.join(lines)
