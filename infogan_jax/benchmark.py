@@ -99,35 +99,51 @@ def _time_windows(call, state, source, calls_per_window: int,
 
 
 def _summarise_profile(profile_dir: str, steps: int) -> list[str]:
-  """Busiest XLA operations and worker-thread occupancy, from the trace."""
+  """Busiest XLA operations and XLA:CPU thread occupancy, from the trace."""
   path = sorted(glob.glob(os.path.join(profile_dir, '**', '*.xplane.pb'),
                           recursive=True), key=os.path.getmtime)[-1]
   profile = jax.profiler.ProfileData.from_file(path)
   by_kind = collections.Counter()
-  busy = collections.Counter()
-  first, last = float('inf'), 0.0
+  busy = collections.Counter()  # per thread: time in operations
+  executing = collections.Counter()  # per thread: time in whole executions
+  spans = {'operations': [float('inf'), 0.0], 'executions': [float('inf'), 0.0]}
+
+  def extend(span, event):
+    span[0] = min(span[0], event.start_ns)
+    span[1] = max(span[1], event.start_ns + event.duration_ns)
+
   for plane in profile.planes:
     for line in plane.lines:
-      if 'XLAEigen' not in line.name:  # the XLA:CPU worker threads
+      # XLA:CPU runs a program's operations on its worker pool (XLAEigen)
+      # and, for small ones in some jaxlib releases, on the client's thread.
+      if 'XLAEigen' not in line.name and 'XLAPjRtCpuClient' not in line.name:
         continue
       for event in line.events:
+        if event.name == 'ThunkExecutor::Execute':
+          executing[line.name] += event.duration_ns
+          extend(spans['executions'], event)
         if event.name.startswith(('ThunkExecutor', 'ThreadpoolListener')):
           continue
         # 'ynn_fusion.41' -> 'ynn_fusion': matmuls and convolutions.
         by_kind[event.name.split('.')[0]] += event.duration_ns
         busy[line.name] += event.duration_ns
-        first = min(first, event.start_ns)
-        last = max(last, event.start_ns + event.duration_ns)
+        extend(spans['operations'], event)
+  # Older jaxlib releases trace whole executions only, not operations.
+  kind = 'operations' if busy else 'executions'
+  busy = busy or executing
   if not busy:
-    return [f'profile: {path} (no XLA:CPU worker threads in it)']
-  span = last - first
+    return [f'profile: {path} (no XLA:CPU work in it)']
+  span = spans[kind][1] - spans[kind][0]
   lines = [f'profile: {path}',
-           f'  worker threads busy: ' + ', '.join(
-               f'{100 * t / span:.0f}%' for t in busy.values()) +
-           f' of {span / 1e6:.0f} ms']
+           f'  XLA:CPU threads busy: ' + ', '.join(
+               f'{100 * t / span:.0f}%' for t in busy.values()
+               if t > span / 200) +
+           f' of {span / 1e6:.0f} ms' + (
+               '' if by_kind else
+               ' (this jaxlib traces whole executions, not operations)')]
   total = sum(by_kind.values())
-  for kind, ns in by_kind.most_common(8):
-    lines.append(f'  {kind:32s} {ns / 1e6 / steps:8.2f} ms/step '
+  for name, ns in by_kind.most_common(8):
+    lines.append(f'  {name:32s} {ns / 1e6 / steps:8.2f} ms/step '
                  f'({100 * ns / total:4.1f}%)')
   return lines
 

@@ -12,6 +12,13 @@ from infogan_jax import latents as latents_lib
 from infogan_jax import models
 
 
+# The command's exit status for bad input (a config, flag, data or workdir
+# that cannot be used), reported as one line on stderr.
+EXIT_BAD_INPUT = 2
+# config.download_data's values (configs/default.py says what each does).
+DOWNLOAD_CHOICES = ('auto', 'always', 'never')
+
+
 class ConfigError(ValueError):
   """A config value that cannot be used."""
 
@@ -140,9 +147,12 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   if config.image_channels not in (0, 1, 3):
     raise ConfigError('image_channels', config.image_channels,
                       "must be 1 (grayscale), 3 (RGB) or 0 (the data's own)")
-  for field in ('download_data', 'cache_dataset'):
-    if not isinstance(config[field], bool):
-      raise ConfigError(field, config[field], 'must be True or False')
+  if config.download_data not in DOWNLOAD_CHOICES:
+    raise ConfigError('download_data', config.download_data,
+                      f'must be one of {", ".join(DOWNLOAD_CHOICES)}')
+  if not isinstance(config.cache_dataset, bool):
+    raise ConfigError('cache_dataset', config.cache_dataset,
+                      'must be True or False')
 
   _int_at_least(config, 'batch_size', 1)
   for count, what in ((device_count, 'devices'), (process_count, 'processes')):

@@ -16,6 +16,7 @@ import glob
 import hashlib
 import json
 import os
+import shutil
 import threading
 from typing import Mapping
 
@@ -181,3 +182,22 @@ def check_same_config(config: ml_collections.ConfigDict) -> None:
   raise DistributedError(
       f'the processes run different configs (processes {others} differ from '
       f'process 0): ' + '; '.join(differences))
+
+
+def gpu_visible_to_system() -> bool:
+  """Whether this machine has an NVIDIA GPU, whatever JAX was installed with."""
+  return os.path.exists('/dev/nvidia0') or shutil.which('nvidia-smi') is not None
+
+
+def platform_lines(backend: str, devices: list,
+                   gpu_visible: bool) -> list[tuple[str, str]]:
+  """(level, message) lines naming where JAX runs, with a warning when a GPU
+  sits unused because the installed jax is CPU-only."""
+  lines = [('info', f'JAX runs on {backend}: {len(devices)} local device(s), '
+                    f'{devices[0].device_kind if devices else "none"}')]
+  if backend == 'cpu' and gpu_visible:
+    lines.append(('warning',
+                  'this machine has a GPU, but JAX runs on the CPU: the '
+                  "installed jax is CPU-only. Install pip install -U "
+                  "'jax[cuda12]' (README, Install) to train on the GPU."))
+  return lines

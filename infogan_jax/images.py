@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import io
 
+from etils import epath
 import numpy as np
 from PIL import Image
 
@@ -26,8 +27,12 @@ def make_grid(images: np.ndarray, columns: int, padding: int = 2) -> np.ndarray:
 
 def save_png(grid: np.ndarray, path: str) -> None:
   """Writes a [H, W, C] array in [0, 1] (C = 1 or 3) as an 8-bit PNG."""
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   pixels = np.round(np.clip(grid, 0.0, 1.0) * 255).astype(np.uint8)
   if pixels.shape[-1] == 1:
     pixels = pixels[..., 0]
-  Image.fromarray(pixels).save(path)
+  encoded = io.BytesIO()
+  Image.fromarray(pixels).save(encoded, format='PNG')
+  # epath: local or gs:// alike.
+  path = epath.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_bytes(encoded.getvalue())

@@ -6,9 +6,12 @@ TensorFlow is imported here and nowhere else, so code that only generates
 
 from __future__ import annotations
 
+import glob
 import importlib
 import itertools
 import os
+import socket
+import threading
 from typing import Any, Iterator
 
 import jax
@@ -44,15 +47,113 @@ def resolve_data_dir(data_dir: str) -> str | None:
   return data_dir or os.environ.get('TFDS_DATA_DIR') or None
 
 
+def _unknown_dataset(config) -> ConfigError:
+  return ConfigError(
+      'dataset', config.dataset,
+      "must be 'image_folder' or the name of a TFDS dataset, e.g. 'mnist' "
+      '(see tfds.list_builders())')
+
+
+def check_dataset(config) -> None:
+  """Before JAX starts: ConfigError unless TFDS knows `config.dataset` (or
+  data_dir holds it), and DataNotFoundError when it is missing from a local
+  data_dir and cannot be downloaded (config.download_data).
+
+  Uses TFDS's registry and the file system only: TensorFlow is not imported,
+  so a bad name or missing data offline is reported within seconds.
+  """
+  if config.dataset == IMAGE_FOLDER or config.dataset in GENERATED:
+    return
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  name = config.dataset.split(':')[0].split('/')[0]
+  data_dir = resolve_data_dir(config.data_dir)
+  try:
+    tfds.builder_cls(name)
+  except tfds.core.DatasetNotFoundError:
+    if data_dir and ('://' in data_dir or
+                     os.path.isdir(os.path.join(data_dir, name))):
+      return  # prepared from files without a registered builder; TFDS decides
+    raise _unknown_dataset(config) from None
+  data_dir = data_dir or tfds.core.constants.DATA_DIR
+  if '://' in data_dir or config.download_data == 'always':
+    return
+  prepared = glob.glob(os.path.join(data_dir, name, '**', 'dataset_info.json'),
+                       recursive=True)
+  if prepared:
+    return
+  if config.download_data == 'never':
+    raise _missing_data_error(data_dir, config.dataset, offline=False)
+  if not can_reach():
+    raise _missing_data_error(data_dir, config.dataset, offline=True)
+
+
+# Where TFDS downloads most datasets from (and MNIST's files): reachable, or
+# the machine is offline for our purposes.
+_DOWNLOAD_PROBE = ('storage.googleapis.com', 443)
+
+
+def can_reach(address: tuple[str, int] = _DOWNLOAD_PROBE,
+              timeout_s: float = 5.0) -> bool:
+  """Whether a TCP connection to `address` opens within `timeout_s` (name
+  lookup included, which can hang on its own when there is no network)."""
+  outcome = []
+
+  def connect():
+    try:
+      socket.create_connection(address, timeout=timeout_s).close()
+      outcome.append(True)
+    except OSError:
+      outcome.append(False)
+
+  thread = threading.Thread(target=connect, daemon=True)
+  thread.start()
+  thread.join(timeout_s)
+  return bool(outcome and outcome[0])
+
+
+def _missing_data_error(data_dir: str, name: str,
+                        offline: bool) -> DataNotFoundError:
+  reason = ('and this machine cannot reach the internet to download it'
+            if offline else "and config.download_data='never'")
+  return DataNotFoundError(
+      f"dataset '{name}' is not prepared in data_dir "
+      f"'{data_dir}' {reason}. Either point "
+      f'--config.data_dir (or TFDS_DATA_DIR) at a directory holding '
+      f'{name}/<version>/ as prepared by TFDS, or build it from the original '
+      f"files offline: pip install -e '.[prepare]' && tfds build {name} "
+      f'--manual_dir=DIR --data_dir=DATA_DIR.')
+
+
+def _download_and_prepare(builder, config) -> None:
+  """Prepares a missing dataset: process 0 first while the others wait, then
+  any process whose data_dir is not shared with process 0's."""
+  if config.download_data == 'never' and config.dataset not in GENERATED:
+    raise _missing_data_error(builder.data_dir_root, config.dataset,
+                              offline=False)
+  if (config.download_data == 'auto' and config.dataset not in GENERATED and
+      not can_reach()):
+    raise _missing_data_error(builder.data_dir_root, config.dataset,
+                              offline=True)
+  if jax.process_count() == 1:
+    builder.download_and_prepare()
+    return
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  if jax.process_index() == 0:
+    builder.download_and_prepare()
+  multihost_utils.sync_global_devices(f'prepared {config.dataset}')
+  if not builder.is_prepared():
+    builder.download_and_prepare()
+
+
 def get_builder(config):
   """The dataset's TFDS builder, with data that can be read.
 
   `config.dataset == 'image_folder'` reads images from
   `config.image_folder`/<split>/<any name>/*.png|jpg with TFDS's ImageFolder.
-  Otherwise the TFDS dataset must be prepared in the data_dir, or
-  `config.download_data` lets TFDS download it (this needs internet access).
-  Raises ConfigError for an unknown name and DataNotFoundError for missing
-  data.
+  Otherwise the TFDS dataset is read from the data_dir, where it is
+  downloaded and prepared first if missing (config.download_data). Raises
+  ConfigError for an unknown name and DataNotFoundError for missing data
+  that cannot be downloaded.
   """
   tf, tfds = _tfds()
   if config.dataset == IMAGE_FOLDER:
@@ -63,24 +164,23 @@ def get_builder(config):
   try:
     builder = tfds.builder(config.dataset, data_dir=data_dir)
   except tfds.core.DatasetNotFoundError:
-    raise ConfigError(
-        'dataset', config.dataset,
-        "must be 'image_folder' or the name of a TFDS dataset, e.g. 'mnist' "
-        '(see tfds.list_builders())') from None
-  if config.download_data or (config.dataset in GENERATED and
-                              not builder.is_prepared()):
-    builder.download_and_prepare()
-  elif not builder.is_prepared():
-    name = config.dataset
-    raise DataNotFoundError(
-        f"dataset '{name}' is not prepared in data_dir "
-        f"'{builder.data_dir_root}'. Either point --config.data_dir (or "
-        f'TFDS_DATA_DIR) at a directory holding {name}/<version>/ as '
-        f'prepared by TFDS, or build it from the original files offline: '
-        f"pip install -e '.[prepare]' && tfds build {name} "
-        f'--manual_dir=DIR --data_dir=DATA_DIR (or, with internet access, '
-        f'pass --config.download_data=True).')
+    raise _unknown_dataset(config) from None
+  key = (config.dataset, data_dir)
+  if key not in _CHECKED:
+    # Every process takes the same branch, so that they meet at the barrier.
+    # The first call comes from every process (image_shape, at start-up).
+    missing = not builder.is_prepared()
+    if jax.process_count() > 1:
+      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+      missing = bool(multihost_utils.process_allgather(np.array(missing)).any())
+    if missing or config.download_data == 'always':
+      _download_and_prepare(builder, config)
+    _CHECKED.add(key)
   return builder
+
+
+# (dataset, data_dir) pairs found prepared or prepared by this process.
+_CHECKED = set()
 
 
 def _image_folder_builder(config, tf, tfds):

@@ -1,43 +1,75 @@
-"""Command line: `python -m infogan_jax.main --config=CONFIG --workdir=DIR`.
+"""The command line.
 
-Fields of the config file can be overridden as `--config.FIELD=VALUE`.
---mode=train (default) trains or resumes; --mode=eval runs the config's
-evaluators on the workdir's latest checkpoint and prints the scores;
---mode=figures writes that checkpoint's code grids to DIR/figures/.
+    infogan-jax train --config=mnist --workdir=DIR [--config.FIELD=VALUE ...]
+    infogan-jax eval|figures|sample --config=mnist --workdir=DIR
+    python -m infogan_jax.main --config=configs/mnist.py --workdir=DIR [--mode=MODE]
 
-Exit status: 0 when the mode is done; 2 for bad input (config, data,
-workdir, checkpoint), with one line saying what is wrong; 3 when a non-finite
-loss stopped training (config.on_nonfinite='stop'); 75 when a preemption
-notice (SIGTERM) stopped training after a checkpoint: run the same command
-again to resume. Anything else is a crash, with its traceback.
+--config takes a shipped config by name (`mnist`, `faces3d:elevation`; see
+infogan_jax/configs/) or the path of a config file. Modes: train (default)
+trains or resumes; eval runs the config's evaluators on the workdir's latest
+checkpoint and prints the scores; figures writes that checkpoint's code grids
+to DIR/figures/; sample writes --num_samples images (with the codes in
+--codes fixed) to DIR/generated/ as a PNG grid and an .npz.
+
+Exit status: 0 when the mode is done; 2 for bad input (flags, config, data,
+workdir, checkpoint), with one line on stderr saying what is wrong and
+nothing created; 3 when a non-finite loss stopped training
+(config.on_nonfinite='stop'); 75 when a preemption notice (SIGTERM) stopped
+training after a checkpoint: run the same command again to resume. Anything
+else is a crash, with its traceback.
 
 A job of several processes (a TPU pod, a GPU cluster, N local processes) runs
 this same command in every process; see `distributed.py` for how they find
-each other, and README "Several processes and hosts".
+each other, and docs/multihost.md.
 """
 
+import difflib
+import importlib.util
+import logging as std_logging
+import os
 import sys
 
+# The C++ INFO lines TensorFlow and XLA print as they start are noise before
+# a run's first line or an error; their warnings still show.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import app
 from absl import flags
 from absl import logging
-import logging as std_logging
 import jax
 from ml_collections import config_flags
 
+from infogan_jax import config_validation
+from infogan_jax import configs as shipped_configs
 from infogan_jax import distributed
-from infogan_jax import train
+from infogan_jax import input_pipeline
+from infogan_jax import latents as latents_lib
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+MODES = ('train', 'eval', 'figures', 'sample')
+EXIT_BAD_INPUT = config_validation.EXIT_BAD_INPUT
 
 FLAGS = flags.FLAGS
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, '
                                'samples, metrics and TensorBoard events.')
 _MODE = flags.DEFINE_enum(
-    'mode', 'train', ['train', 'eval', 'figures'],
+    'mode', 'train', MODES,
     'train: train or resume in the workdir. eval: score its latest '
-    'checkpoint with config.evaluators. figures: draw its code grids.')
-config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
-                                lock_config=True)
+    'checkpoint with config.evaluators. figures: draw its code grids. '
+    'sample: write --num_samples images from it.')
+config_flags.DEFINE_config_file(
+    'config', None, 'A shipped config by name (mnist, faces3d:elevation, ...) '
+    'or the path of a config file.', lock_config=True)
 flags.mark_flags_as_required(['config', 'workdir'])
+_NUM_SAMPLES = flags.DEFINE_integer(
+    'num_samples', 64, '--mode=sample: how many images.', lower_bound=1)
+_CODES = flags.DEFINE_list(
+    'codes', [], '--mode=sample: codes fixed for every image, as NAME=VALUE '
+    'pairs, e.g. cat0=3,cont0=0.5 (categories are integers from 0).')
+_SAMPLE_SEED = flags.DEFINE_integer(
+    'sample_seed', 0, '--mode=sample: the seed of the noise and of the codes '
+    'not fixed by --codes.')
 _DISTRIBUTED = flags.DEFINE_enum(
     'distributed', 'auto', list(distributed.MODES),
     'auto: join a multi-process job when the flags below (or JAX_* '
@@ -57,17 +89,199 @@ _TIMEOUT = flags.DEFINE_integer(
     'joined within this many seconds.')
 
 
+class BadInput(Exception):
+  """A flag or argument that cannot be used; its message is one line."""
+
+
+def _stop(message: str):
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(EXIT_BAD_INPUT)
+
+
+# ---------------------------------------------------------- flags
+
+
+def _with_config_paths(argv: list[str]) -> list[str]:
+  """argv with a shipped config's name (--config=mnist) turned into its path."""
+  out = list(argv)
+  for i, arg in enumerate(out):
+    if arg.startswith('--config='):
+      value = arg[len('--config='):]
+      index = i
+    elif arg == '--config' and i + 1 < len(out):
+      value, index = out[i + 1], i + 1
+    else:
+      continue
+    if shipped_configs.is_name(value):
+      try:
+        path = shipped_configs.path(value)
+      except ValueError as e:
+        raise BadInput(f'--config={value}: {e}') from None
+      out[index] = ('--config=' + path) if index == i else path
+    else:
+      config_file = value.split(':', 1)[0]
+      if not os.path.isfile(config_file):
+        raise BadInput(f'--config={value}: no such file {config_file!r}; '
+                       'give a shipped config by name (e.g. --config=mnist) '
+                       'or the path of a config file')
+  return out
+
+
+def _config_fields(config, prefix: str = '') -> list[str]:
+  """Every field of a ConfigDict, dotted ('model.noise_dim')."""
+  fields = []
+  for key, value in config.items():
+    fields.append(prefix + key)
+    if hasattr(value, 'items'):
+      fields += _config_fields(value, f'{prefix}{key}.')
+  return fields
+
+
+def _nearest(name: str, candidates: list[str]) -> str:
+  close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
+  return f' (nearest: {close[0]})' if close else ''
+
+
+def _unknown_config_field(argv: list[str]) -> str | None:
+  """One line for the first --config.FIELD=... of argv that names no field
+  of the loaded config; None if all do (or no config is loaded)."""
+  config = FLAGS['config'].value
+  if config is None:  # absl stopped before --config was parsed: load it here
+    try:
+      value = next(a for a in argv if a.startswith('--config='))[len('--config='):]
+      path, _, variant = value.partition(':')
+      spec = importlib.util.spec_from_file_location('_config_for_names', path)
+      module = importlib.util.module_from_spec(spec)
+      spec.loader.exec_module(module)
+      config = module.get_config(*([variant] if variant else []))
+    except Exception:  # pylint: disable=broad-except
+      return None  # the config's own error will be the one reported
+  fields = _config_fields(config)
+  for arg in argv:
+    if arg.startswith('--config.'):
+      field = arg[len('--config.'):].split('=', 1)[0]
+      if field not in fields:
+        nearest = _nearest(field, fields)
+        return (f'--config.{field}: the config has no field {field!r}'
+                f'{nearest.replace("nearest: ", "nearest: --config.")}')
+  return None
+
+
+def _flag_error_line(error: flags.Error) -> str:
+  """One line for an error absl or ml_collections raised while parsing."""
+  if isinstance(error, flags.UnrecognizedFlagError):
+    name = error.flagname
+    known = [n for n in FLAGS if len(n) > 1 and not n.startswith('config.')]
+    return (f'--{name}: unknown flag{_nearest(name, known).replace(": ", ": --")}'
+            '; see --help')
+  lines = [l.strip() for l in str(error).splitlines() if l.strip()]
+  if len(lines) == 1:
+    return lines[0]
+  # A config file that failed to load: absl's message holds its traceback;
+  # the first line names the flag, the last one the exception.
+  return f'{lines[0].rstrip(":")} {lines[-1]}'
+
+
+def _config_file_error(argv: list[str], error: Exception) -> str:
+  given = next((a for a in argv if a.startswith('--config=')), '--config')
+  return f'{given}: the config file does not load: {type(error).__name__}: {error}'
+
+
+_HELP = ('-h', '-?', '--help', '--helpshort', '--helpfull')
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's parsing, with every problem reported as one line and exit 2."""
+  if any(arg in _HELP for arg in argv[1:]):
+    print(__doc__)
+    print(FLAGS.get_help() if '--helpfull' in argv else
+          FLAGS.main_module_help())
+    sys.exit(0)
+  try:
+    argv = _with_config_paths(argv)
+    try:
+      rest = FLAGS(argv)
+    except flags.Error as e:
+      raise BadInput(_unknown_config_field(argv) or _flag_error_line(e)) from None
+    except (AttributeError, KeyError) as e:
+      # ml_collections' way of saying that an override names no field, or
+      # a config file's own error.
+      raise BadInput(_unknown_config_field(argv) or
+                     _config_file_error(argv, e)) from None
+    except Exception as e:  # pylint: disable=broad-except
+      # Loading the config file runs its code: a SyntaxError, ImportError...
+      raise BadInput(_config_file_error(argv, e)) from None
+    if len(rest) > 1:
+      raise BadInput(f'unexpected argument {rest[1]!r}: every setting is a '
+                     'flag (--workdir=DIR, --config.FIELD=VALUE); see --help')
+  except BadInput as e:
+    _stop(str(e))
+  return rest
+
+
+def _fixed_codes(config) -> dict[str, float]:
+  """--codes as {name: value}, checked against the config's codes."""
+  spec = latents_lib.CodeSpec.from_config(config.model)
+  names = latents_lib.code_names(spec)
+  codes = {}
+  for pair in _CODES.value:
+    name, equals, value = pair.partition('=')
+    if not equals or name not in names:
+      raise BadInput(f'--codes={pair}: give NAME=VALUE with NAME one of '
+                     f'{", ".join(names) or "(this model has no codes)"}')
+    try:
+      codes[name] = int(value) if name.startswith('cat') else float(value)
+    except ValueError:
+      raise BadInput(f'--codes={pair}: {value!r} is not a number') from None
+    if name.startswith('cat'):
+      k = spec.categorical[int(name[3:])]
+      if not 0 <= codes[name] < k:
+        raise BadInput(f'--codes={pair}: {name} has categories 0..{k - 1}')
+  return codes
+
+
+def _check_trained_workdir(workdir: str, mode: str) -> None:
+  """eval, figures and sample read a run; a mistyped workdir is reported,
+  not created."""
+  if '://' in workdir:
+    return
+  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+    raise BadInput(f'--workdir={workdir}: no checkpoints/ there; --mode={mode} '
+                   "reads a trained run's workdir (train one with "
+                   '--mode=train)')
+
+
+# ---------------------------------------------------------- logging
+
+
 class _QuietLibraries(std_logging.Filter):
-  """Drops the per-save INFO chatter of Orbax; its warnings still show."""
+  """Drops the per-save INFO chatter of Orbax and JAX's note on each backend
+  it could not start (e.g. no TPU); their warnings still show."""
 
   def filter(self, record):
-    return record.levelno >= std_logging.WARNING or (
-        '/orbax/' not in record.pathname)
+    return record.levelno >= std_logging.WARNING or not (
+        '/orbax/' in record.pathname or
+        record.pathname.endswith('xla_bridge.py'))
+
+
+# ---------------------------------------------------------- the command
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  del argv  # _parse_flags allows no arguments beyond the flags
+  config, workdir, mode = FLAGS.config, _WORKDIR.value, _MODE.value
+  try:
+    # The checks that need no devices, before JAX starts; the rest follow
+    # once the devices are known.
+    config_validation.validate(config)
+    codes = _fixed_codes(config) if mode == 'sample' else {}
+    if mode != 'train':
+      _check_trained_workdir(workdir, mode)
+    if mode in ('train', 'eval'):  # the modes that read the dataset
+      input_pipeline.check_dataset(config)
+  except (BadInput, config_validation.ConfigError,
+          input_pipeline.DataNotFoundError) as e:
+    _stop(str(e))
   logging.get_absl_handler().addFilter(_QuietLibraries())
   try:
     distributed.initialize(
@@ -76,12 +290,34 @@ def main(argv):
                              _PROCESS_ID.value),
         timeout_s=_TIMEOUT.value)
   except distributed.DistributedError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(train.EXIT_BAD_INPUT)
-  logging.info('JAX process %d of %d, local devices: %s',
-               jax.process_index(), jax.process_count(), jax.local_devices())
-  sys.exit(train.run(FLAGS.config, _WORKDIR.value, _MODE.value))
+    _stop(str(e))
+  for level, line in distributed.platform_lines(
+      jax.default_backend(), jax.local_devices(),
+      distributed.gpu_visible_to_system()):
+    getattr(logging, level)(line)
+  logging.info('JAX process %d of %d', jax.process_index(),
+               jax.process_count())
+  from infogan_jax import train  # pylint: disable=g-import-not-at-top
+  return train.run(config, workdir, mode, sample_options=dict(
+      num_samples=_NUM_SAMPLES.value, codes=codes, seed=_SAMPLE_SEED.value))
+
+
+def run(argv: list[str] | None = None) -> None:
+  """`python -m infogan_jax.main --config=... --workdir=... [--mode=...]`."""
+  app.run(main, argv=argv, flags_parser=_parse_flags)
+
+
+def console() -> None:
+  """The `infogan-jax MODE --config=... --workdir=...` console script."""
+  argv = list(sys.argv)
+  if len(argv) > 1 and argv[1] in MODES:
+    argv[1:2] = [f'--mode={argv[1]}']
+  elif len(argv) < 2 or argv[1] not in ('-h', '--help', '--helpfull'):
+    given = f'{argv[1]!r} ' if len(argv) > 1 else 'nothing '
+    _stop(f'got {given}where the mode goes: infogan-jax '
+          f'{"|".join(MODES)} --config=mnist --workdir=DIR [--FLAG=VALUE ...]')
+  run(argv)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  run()

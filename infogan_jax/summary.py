@@ -1,4 +1,4 @@
-"""One run's results as a small JSON record, for committing next to the README.
+"""One run's results as a small JSON record, for docs/results/.
 
   python -m infogan_jax.summary --workdir=W --config_file=configs/mnist.py \
       --wall_s=1950 > results.json

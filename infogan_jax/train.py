@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import shutil
 import sys
@@ -21,6 +22,7 @@ import tempfile
 from absl import logging
 from clu import metric_writers
 from clu import periodic_actions
+from etils import epath
 import jax
 import ml_collections
 import numpy as np
@@ -44,7 +46,8 @@ def _record(writer: metric_writers.MetricWriter, workdir: str, step: int,
   """Scalars to the writer (TensorBoard, log) and, once, to metrics.jsonl."""
   writer.write_scalars(step, scalars)
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'metrics.jsonl'), 'a') as f:
+    # epath: a gs:// workdir too (a pod's workers share no local disk).
+    with (epath.Path(workdir) / 'metrics.jsonl').open('a') as f:
       f.write(json.dumps({'step': step, **scalars}) + '\n')
 
 
@@ -181,8 +184,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       state = restored
       logging.info('Resumed from checkpoint at step %d.', int(state.step))
     if is_main:
-      with open(os.path.join(workdir, 'config.json'), 'w') as f:
-        f.write(config.to_json_best_effort(indent=2))
+      (epath.Path(workdir) / 'config.json').write_text(
+          config.to_json_best_effort(indent=2))
     return _train(config, workdir, mesh, gan, state, checkpoints)
   finally:
     # Whatever stops the run, the checkpoints being written are completed.
@@ -306,17 +309,45 @@ def write_figures(config: ml_collections.ConfigDict, workdir: str) -> list[str]:
   return _save_grids(grids, os.path.join(workdir, 'figures'), int(state.step))
 
 
+def write_samples(config: ml_collections.ConfigDict, workdir: str,
+                  num_samples: int = 64, codes: dict | None = None,
+                  seed: int = 0) -> list[str]:
+  """`num_samples` images of the latest checkpoint of `workdir`, the codes in
+  `codes` ({'cat0': 3, 'cont0': 0.5}) fixed, as a PNG grid and an .npz
+  (images in [0, 1], [n, H, W, C], and the latents that made them) in
+  generated/. The same seed gives the same images. Returns both paths.
+  """
+  from infogan_jax import inference  # pylint: disable=g-import-not-at-top
+  model = inference.load(workdir, config=config)
+  latents = model.sample_latents(jax.random.key(seed), num_samples, codes)
+  images = np.asarray(model.render(latents))
+  name = '_'.join([f'step_{model.step:08d}', f'seed{seed}'] +
+                  [f'{k}={v}' for k, v in sorted((codes or {}).items())])
+  directory = os.path.join(workdir, 'generated')
+  paths = [os.path.join(directory, name + '.png'),
+           os.path.join(directory, name + '.npz')]
+  if jax.process_index() == 0:
+    images_lib.save_png(images_lib.make_grid(
+        images, columns=math.ceil(math.sqrt(num_samples))), paths[0])
+    with epath.Path(paths[1]).open('wb') as f:
+      np.savez(f, images=images, step=model.step,
+               **{k: np.asarray(v) for k, v in latents._asdict().items()})
+  return paths
+
+
 # ---------------------------------------------------------- the command
 
 
-EXIT_BAD_INPUT = 2
+EXIT_BAD_INPUT = config_validation.EXIT_BAD_INPUT
 EXIT_NONFINITE = 3
 EXIT_PREEMPTED = 75  # sysexits.h's EX_TEMPFAIL: try again later
 
 
 def run(config: ml_collections.ConfigDict, workdir: str,
-        mode: str = 'train') -> int:
-  """Runs `mode` ('train', 'eval' or 'figures'); returns the exit status.
+        mode: str = 'train', sample_options: dict | None = None) -> int:
+  """Runs `mode` ('train', 'eval', 'figures' or 'sample', the latter with
+  `write_samples`'s keyword arguments `sample_options`); returns the exit
+  status.
 
   0: done. EXIT_BAD_INPUT: the config, data, workdir or checkpoint cannot be
   used; one line on stderr says why. EXIT_NONFINITE: a non-finite step
@@ -334,6 +365,9 @@ def run(config: ml_collections.ConfigDict, workdir: str,
       train_and_evaluate(config, workdir)
     elif mode == 'eval':
       print(evaluate(config, workdir)[2])
+    elif mode == 'sample':
+      for path in write_samples(config, workdir, **(sample_options or {})):
+        print(path)
     else:
       for path in write_figures(config, workdir):
         print(path)

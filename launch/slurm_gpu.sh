@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Submits infogan_jax to a SLURM cluster of GPU nodes: sbatch allocates the
-# nodes, srun starts the processes, and JAX reads the job's layout from
-# SLURM (process count, ids, the coordinator on the first node).
+# Submits infogan_jax to a SLURM cluster of GPU nodes: sbatch runs the batch
+# script launch/infogan.sbatch on the allocated nodes, its srun starts the
+# processes, and JAX reads the job's layout from SLURM (process count, ids,
+# the coordinator on the first node). See docs/launch.md.
 #
 #   launch/slurm_gpu.sh CONFIG WORKDIR [--config.FIELD=VALUE ...]
 #
-# WORKDIR must be on a file system all nodes share (or gs://).
+# WORKDIR must be on a file system all nodes share (or gs://). The job gets
+# SIGTERM NOTICE_S seconds before its time limit: the training saves a
+# checkpoint and exits with status 75, and the job requeues itself (same job
+# id, same log file) to resume, up to MAX_REQUEUES times. Other failures are
+# not requeued; srun --kill-on-bad-exit=1 ends the job when any process fails.
 #
 # Settings (environment variables):
 #   NODES          nodes to allocate (default 2)
@@ -15,14 +20,19 @@
 #   CPUS_PER_TASK  CPU cores per process, for tf.data (default 8)
 #   TIME           the job's time limit (default 24:00:00)
 #   NOTICE_S       SLURM sends SIGTERM this many seconds before the time
-#                  limit: the run saves a checkpoint and exits with status 75;
-#                  submit again to resume (default 300)
+#                  limit (default 300)
+#   MAX_REQUEUES   requeues after a preemption (status 75) (default 3)
 #   PARTITION      the partition (default: the cluster's)
 #   ACCOUNT        the account to charge (default: yours)
 #   JOB_NAME       the job's name (default infogan)
-#   VENV           a virtualenv with infogan_jax installed, activated on
-#                  every node (default: the repository's .venv)
-#   LOG_DIR        where SLURM writes the job's output (default WORKDIR/logs)
+#   SBATCH_EXTRA   more sbatch options, split at spaces, e.g.
+#                  '--qos=high --constraint=a100 --mail-type=END'; they come
+#                  last, so they override the ones above
+#   VENV           a virtualenv with infogan_jax installed, activated in the
+#                  job (default: the repository's .venv)
+#   LOG_DIR        where SLURM writes the job's output, %x-%j.out (default
+#                  WORKDIR/logs; ./slurm_logs when WORKDIR is gs:// or
+#                  another URL, which SLURM cannot write to)
 #   DRY_RUN=1      print the sbatch command instead of submitting it
 set -euo pipefail
 
@@ -44,36 +54,38 @@ PARTITION=${PARTITION:-}
 ACCOUNT=${ACCOUNT:-}
 JOB_NAME=${JOB_NAME:-infogan}
 VENV=${VENV:-$repo/.venv}
-LOG_DIR=${LOG_DIR:-$workdir/logs}
+MAX_REQUEUES=${MAX_REQUEUES:-3}
+SBATCH_EXTRA=${SBATCH_EXTRA:-}
+# SLURM writes its logs to the nodes' file system, never to a URL (gs://...):
+# with a URL workdir they go to ./slurm_logs.
+url='^[A-Za-z][A-Za-z0-9+.-]*://'
+if [ -z "${LOG_DIR:-}" ]; then
+  if [[ $workdir =~ $url ]]; then LOG_DIR=$PWD/slurm_logs; else LOG_DIR=$workdir/logs; fi
+fi
 DRY_RUN=${DRY_RUN:-0}
 
 require_positive_integers NODES GPUS_PER_NODE CPUS_PER_TASK NOTICE_S
+[[ $MAX_REQUEUES =~ ^[0-9]+$ ]] || { echo "MAX_REQUEUES=$MAX_REQUEUES: must be 0 or a positive integer" >&2; exit 2; }
 case $PROCESS_PER in
-  gpu) tasks_per_node=$GPUS_PER_NODE ;;
-  # JAX would otherwise give the node's one process only GPU 0.
-  node) tasks_per_node=1
-        device_ids=$(seq -s, 0 $((GPUS_PER_NODE - 1))) ;;
+  gpu) tasks_per_node=$GPUS_PER_NODE gpus_per_process=1 ;;
+  node) tasks_per_node=1 gpus_per_process=$GPUS_PER_NODE ;;
   *) echo "PROCESS_PER=$PROCESS_PER: must be gpu or node" >&2; exit 2 ;;
 esac
-
-main=(python -m infogan_jax.main "--config=$config" "--workdir=$workdir" "$@")
-step="cd $(printf '%q' "$repo") && source $(printf '%q' "$VENV/bin/activate") && "
-[ -z "${device_ids:-}" ] || step+="JAX_LOCAL_DEVICE_IDS=$device_ids "
-step+="$(printf '%q ' "${main[@]}")"
+[[ ! $LOG_DIR =~ $url ]] || { echo "LOG_DIR=$LOG_DIR: must be a directory of the cluster, not a URL" >&2; exit 2; }
+# (sbatch's --export, which passes them to the job, splits at commas.)
+case $repo,$VENV in *,*,*) echo "the repository ($repo) and VENV ($VENV) must have no comma in their paths" >&2; exit 2 ;; esac
+read -r -a extra <<< "$SBATCH_EXTRA"
 
 sbatch=(sbatch "--job-name=$JOB_NAME" "--nodes=$NODES"
         "--ntasks-per-node=$tasks_per_node" "--gpus-per-node=$GPUS_PER_NODE"
         "--cpus-per-task=$CPUS_PER_TASK" "--time=$TIME"
         "--signal=TERM@$NOTICE_S"
-        "--output=$LOG_DIR/%x-%j.out")
+        "--output=$LOG_DIR/%x-%j.out"
+        "--export=ALL,INFOGAN_REPO=$repo,INFOGAN_VENV=$VENV,INFOGAN_GPUS_PER_PROCESS=$gpus_per_process,MAX_REQUEUES=$MAX_REQUEUES")
 [ -z "$PARTITION" ] || sbatch+=("--partition=$PARTITION")
 [ -z "$ACCOUNT" ] || sbatch+=("--account=$ACCOUNT")
-sbatch+=("--wrap=srun bash -c $(printf '%q' "$step")")
+[ ${#extra[@]} -eq 0 ] || sbatch+=("${extra[@]}")
+sbatch+=("$repo/launch/infogan.sbatch" "--config=$config" "--workdir=$workdir" "$@")
 
-if [ "$DRY_RUN" = 1 ]; then
-  printf '%q ' "${sbatch[@]}"
-  echo
-else
-  mkdir -p "$LOG_DIR"
-  "${sbatch[@]}"
-fi
+[ "$DRY_RUN" = 1 ] || mkdir -p "$LOG_DIR"
+run "${sbatch[@]}"

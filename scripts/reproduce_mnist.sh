@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's MNIST results: configs/mnist.py for seeds 0-4 and the plain-GAN
+# The MNIST results (docs/results.md): configs/mnist.py for seeds 0-4 and the plain-GAN
 # baseline (configs/mnist_gan.py, seed 0), each evaluated on its last
 # checkpoint; a JSON summary per run in docs/results/ and the MI-curve plot in
 # docs/. Runs one after another; each run's workdir is RUNS/<name>.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's MNIST screen: one candidate on one seed for 1,500 steps,
+# The MNIST screen (docs/results.md): one candidate on one seed for 1,500 steps,
 # evaluated every 500 steps; its record goes to
 # docs/results/screening/<candidate>_seed<N>.json (skipped if it exists).
 #

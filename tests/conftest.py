@@ -21,7 +21,7 @@ os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', os.path.join(
 
 import pytest  # pylint: disable=g-import-not-at-top
 
-from configs import mnist  # pylint: disable=g-import-not-at-top
+from infogan_jax.configs import mnist  # pylint: disable=g-import-not-at-top
 
 
 def tiny_config():
@@ -55,10 +55,13 @@ def mnist_data_dir():
 
 
 def require_mnist() -> str:
-  """TFDS_DATA_DIR holding MNIST: required in CI, skipped elsewhere if absent."""
-  data_dir = os.environ.get('TFDS_DATA_DIR', '')
-  if os.path.isdir(os.path.join(data_dir, 'mnist')):
-    return data_dir
+  """A data_dir holding prepared MNIST: TFDS_DATA_DIR, else TFDS's default
+  directory (~/tensorflow_datasets). Required in CI, skipped elsewhere."""
+  from tensorflow_datasets.core import constants  # pylint: disable=g-import-not-at-top
+  candidates = [os.environ.get('TFDS_DATA_DIR', ''), constants.DATA_DIR]
+  for data_dir in candidates:
+    if data_dir and os.path.isdir(os.path.join(data_dir, 'mnist')):
+      return data_dir
   if os.environ.get('CI'):
-    pytest.fail(f'CI needs prepared MNIST under TFDS_DATA_DIR={data_dir!r}')
-  pytest.skip('no prepared MNIST under TFDS_DATA_DIR')
+    pytest.fail(f'CI needs prepared MNIST in one of {candidates}')
+  pytest.skip(f'no prepared MNIST in {candidates}')

@@ -44,7 +44,7 @@ def test_synthetic_benchmark_reports_every_field(tmp_path):
       result['flops_per_step'] * result['steps_per_sec'] / 1e9)
   assert result['device'] == 'cpu'
   assert any(line.startswith('achieved GFLOP/s') for line in lines)
-  assert any('worker threads busy' in line for line in lines)
+  assert any('XLA:CPU threads busy' in line for line in lines)
 
 
 def test_real_data_benchmark_compares_with_synthetic(mnist_data_dir):

@@ -9,9 +9,9 @@ import pytest
 from sklearn import neighbors
 import tensorflow_datasets as tfds
 
-from configs import dsprites as dsprites_config
-from configs import shapes3d as shapes3d_config
-from configs import sprites as sprites_config
+from infogan_jax.configs import dsprites as dsprites_config
+from infogan_jax.configs import shapes3d as shapes3d_config
+from infogan_jax.configs import sprites as sprites_config
 from infogan_jax import config_validation
 from infogan_jax import disentanglement
 from infogan_jax import input_pipeline
@@ -228,7 +228,7 @@ def test_sprites_run_writes_all_four_metrics(tmp_path, caplog):
 def test_dsprites_and_shapes3d_pipelines(config_module):
   """Under TFDS's mock data (the real sets cannot be downloaded here)."""
   config = config_module.get_config()
-  config.download_data = True  # the mocked download stands in for data
+  config.download_data = 'always'  # the mocked download stands in for data
   with tfds.testing.mock_data(num_examples=16):
     shape = input_pipeline.image_shape(config)
     config_validation.check_image_shape(config, shape)

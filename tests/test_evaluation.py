@@ -116,7 +116,7 @@ def trained_workdir(tmp_path_factory):
   """A 4-step run on mock MNIST with the clustering evaluator on."""
   config = conftest.tiny_config()
   workdir = str(tmp_path_factory.mktemp('run'))
-  config.download_data = True
+  config.download_data = 'always'
   config.evaluators = ('clustering',)
   config.eval_every_steps = 2
   with tfds.testing.mock_data(num_examples=40):
@@ -215,10 +215,19 @@ def test_mi_plot_of_two_workdirs(tmp_path):
 
 
 def test_eval_mode_without_checkpoint_is_one_line(tmp_path):
-  result = subprocess.run(
-      [sys.executable, '-m', 'infogan_jax.main', '--config=configs/mnist.py',
-       f'--workdir={tmp_path}', '--mode=figures'], cwd=REPO,
-      capture_output=True, text=True, timeout=300)
-  assert result.returncode == 2 and 'Traceback' not in result.stderr
-  errors = [l for l in result.stderr.splitlines() if l.startswith('error:')]
-  assert len(errors) == 1 and 'no checkpoint in' in errors[0]
+  def figures():
+    result = subprocess.run(
+        [sys.executable, '-m', 'infogan_jax.main', '--config=configs/mnist.py',
+         f'--workdir={tmp_path}', '--mode=figures'], cwd=REPO,
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    errors = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+    assert len(errors) == 1
+    return errors[0]
+  # No checkpoints/ at all (a mistyped workdir): said before JAX starts, and
+  # nothing is created there.
+  assert 'no checkpoints/ there' in figures()
+  assert os.listdir(tmp_path) == []
+  # checkpoints/ without a checkpoint in it.
+  os.makedirs(tmp_path / 'checkpoints')
+  assert 'no checkpoint in' in figures()

@@ -10,11 +10,11 @@ from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
 
-from configs import celeba
-from configs import chairs3d
-from configs import faces3d
-from configs import mnist
-from configs import svhn
+from infogan_jax.configs import celeba
+from infogan_jax.configs import chairs3d
+from infogan_jax.configs import faces3d
+from infogan_jax.configs import mnist
+from infogan_jax.configs import svhn
 from infogan_jax import config_validation
 from infogan_jax import input_pipeline
 from infogan_jax import latents
@@ -143,7 +143,7 @@ def test_each_experiment_trains_a_few_steps(name, tmp_path):
     config.image_folder = _image_folder(tmp_path / 'data')
     state, rows = _tiny_run(config, tmp_path / 'work')
   else:
-    config.download_data = True  # the mocked download stands in for data
+    config.download_data = 'always'  # the mocked download stands in for data
     with tfds.testing.mock_data(num_examples=16):
       assert input_pipeline.image_shape(config) == image_shape
       state, rows = _tiny_run(config, tmp_path / 'work')
@@ -186,7 +186,7 @@ def test_image_folder_missing_is_explained(tmp_path):
 def test_other_tfds_dataset_with_an_existing_architecture(tmp_path):
   config = mnist.get_config()
   config.dataset = 'fashion_mnist'
-  config.download_data = True
+  config.download_data = 'always'
   with tfds.testing.mock_data(num_examples=16):
     shape = input_pipeline.image_shape(config)
     config_validation.check_image_shape(config, shape)  # no error

@@ -194,7 +194,7 @@ def test_sigkill_at_five_moments_then_resume_is_exact(preempted,
 
 @pytest.fixture
 def mock_config(config):
-  config.download_data = True  # TFDS's mocked download stands in for data
+  config.download_data = 'always'  # TFDS's mocked download stands in for data
   return config
 
 
@@ -219,7 +219,7 @@ def finished_run(tmp_path_factory):
   """A 4-step run checkpointed at steps 2 and 4, and its final state."""
   workdir = tmp_path_factory.mktemp('finished')
   config = conftest.tiny_config()
-  config.download_data = True
+  config.download_data = 'always'
   with tfds.testing.mock_data(num_examples=64):
     state = train.train_and_evaluate(config, str(workdir))
   return config, workdir, jax.device_get(state)

@@ -25,7 +25,7 @@ STEPS = 200
 def run(tmp_path_factory):
   """A short run on mock MNIST: long enough for Q to read c1 back."""
   config = conftest.tiny_config()
-  config.download_data = True
+  config.download_data = 'always'
   config.batch_size = 32
   config.num_train_steps = STEPS
   config.log_every_steps = config.sample_every_steps = STEPS

@@ -24,7 +24,7 @@ def _first_batch(config, value_range):
 
 @pytest.mark.parametrize('value_range', [(0.0, 1.0), (-1.0, 1.0)])
 def test_global_sharded_batches_in_range(config, value_range):
-  config.download_data = True
+  config.download_data = 'always'
   with tfds.testing.mock_data(num_examples=40):
     batch = _first_batch(config, value_range)
   assert batch.shape == (16, 28, 28, 1) and batch.dtype == np.float32
@@ -38,7 +38,7 @@ def test_global_sharded_batches_in_range(config, value_range):
 
 def test_order_depends_only_on_the_step(config):
   """A resumed iterator continues the uninterrupted order, across epochs."""
-  config.download_data = True
+  config.download_data = 'always'
   config.shuffle_buffer_size = 8  # each epoch of 24 in its own order
   sharding = train_step.stacked_data_sharding(train_step.make_mesh())
 
@@ -97,7 +97,7 @@ def test_offline_build_from_original_files(config, mnist_manual_dir, tmp_path):
 
 
 def test_device_dataset_holds_the_pipelines_images(config):
-  config.download_data = True
+  config.download_data = 'always'
   config.batch_size = 8
   replicated = train_step.replicated_sharding(train_step.make_mesh())
   with tfds.testing.mock_data(num_examples=24):
@@ -136,3 +136,84 @@ def test_each_process_reads_its_own_share(config, mnist_data_dir, monkeypatch):
   assert shares[0] | shares[1] == everything
   assert len(shares[0] & shares[1]) < 20
   assert abs(len(shares[0]) - len(shares[1])) < 100
+
+
+def test_can_reach_a_listening_port_and_not_a_closed_one():
+  import socket  # pylint: disable=g-import-not-at-top
+  with socket.socket() as server:
+    server.bind(('127.0.0.1', 0))
+    server.listen()
+    assert input_pipeline.can_reach(server.getsockname(), timeout_s=5)
+  with socket.socket() as closed:
+    closed.bind(('127.0.0.1', 0))  # bound, not listening: refused at once
+    assert not input_pipeline.can_reach(closed.getsockname(), timeout_s=5)
+
+
+@pytest.mark.parametrize('setting,online,outcome', [
+    ('auto', False, 'cannot reach the internet'),
+    ('never', True, "download_data='never'"),
+    ('auto', True, 'downloaded'),
+    ('always', False, 'downloaded'),  # no check: TFDS is left to try
+])
+def test_missing_data_is_downloaded_only_when_it_can_be(
+    config, tmp_path, monkeypatch, setting, online, outcome):
+  downloads = []
+  monkeypatch.setattr(input_pipeline, 'can_reach', lambda: online)
+  monkeypatch.setattr(tfds.core.DatasetBuilder, 'download_and_prepare',
+                      lambda self, **kwargs: downloads.append(self.name))
+  config.data_dir = str(tmp_path / 'empty')
+  config.download_data = setting
+  if outcome == 'downloaded':
+    input_pipeline.get_builder(config)
+    assert downloads == ['mnist']
+  else:
+    with pytest.raises(input_pipeline.DataNotFoundError, match=outcome) as e:
+      input_pipeline.get_builder(config)
+    assert 'tfds build mnist --manual_dir=' in str(e.value)
+    assert not downloads
+
+
+def test_dataset_is_checked_before_jax_starts(config, tmp_path, monkeypatch):
+  config.dataset = 'no_such_dataset'
+  with pytest.raises(input_pipeline.ConfigError, match='config.dataset='):
+    input_pipeline.check_dataset(config)
+  # Missing from a local data_dir: reported unless it can be downloaded.
+  config.dataset = 'mnist'
+  config.data_dir = str(tmp_path)
+  for setting, online, message in (('never', True, "'never'"),
+                                   ('auto', False, 'cannot reach')):
+    config.download_data = setting
+    monkeypatch.setattr(input_pipeline, 'can_reach', lambda o=online: o)
+    with pytest.raises(input_pipeline.DataNotFoundError, match=message):
+      input_pipeline.check_dataset(config)
+  config.download_data = 'auto'
+  monkeypatch.setattr(input_pipeline, 'can_reach', lambda: True)
+  input_pipeline.check_dataset(config)  # get_builder will download it
+  # Prepared (the files TFDS writes): fine, online or not.
+  (tmp_path / 'mnist' / '3.0.1').mkdir(parents=True)
+  (tmp_path / 'mnist' / '3.0.1' / 'dataset_info.json').write_text('{}')
+  monkeypatch.setattr(input_pipeline, 'can_reach', lambda: False)
+  input_pipeline.check_dataset(config)
+  # ... all without TensorFlow.
+  probe = ('import sys\n'
+           'from infogan_jax import input_pipeline\n'
+           'from infogan_jax.configs import mnist\n'
+           'config = mnist.get_config()\n'
+           f'config.data_dir = {str(tmp_path)!r}\n'
+           'input_pipeline.check_dataset(config)\n'
+           'print("tensorflow" in sys.modules)\n')
+  result = subprocess.run([sys.executable, '-c', probe], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+  assert result.stdout.strip() == 'False', result.stderr
+
+
+def test_tests_find_mnist_in_tfds_default_directory_too(tmp_path, monkeypatch):
+  from tensorflow_datasets.core import constants  # pylint: disable=g-import-not-at-top
+  import conftest  # pylint: disable=g-import-not-at-top
+  (tmp_path / 'default' / 'mnist').mkdir(parents=True)
+  (tmp_path / 'env' / 'mnist').mkdir(parents=True)
+  monkeypatch.setattr(constants, 'DATA_DIR', str(tmp_path / 'default'))
+  monkeypatch.setenv('TFDS_DATA_DIR', str(tmp_path / 'env'))
+  assert conftest.require_mnist() == str(tmp_path / 'env')
+  monkeypatch.setenv('TFDS_DATA_DIR', str(tmp_path / 'nothing'))
+  assert conftest.require_mnist() == str(tmp_path / 'default')

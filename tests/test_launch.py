@@ -1,26 +1,65 @@
-"""launch/: clean under shellcheck, and each script's dry run says what it would do."""
+"""launch/: clean under shellcheck, and each script's dry run says what it would do.
+
+The parts that run on a cluster (launch/infogan.sbatch, launch/tpu_worker.sh)
+and tpu_pod.sh's waiting run here with stand-ins for srun, scontrol and
+gcloud on PATH, which record how they were called.
+"""
 
 import glob
 import os
+import shlex
 import shutil
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = sorted(glob.glob(os.path.join(REPO, 'launch', '*.sh')) +
+                 glob.glob(os.path.join(REPO, 'launch', '*.sbatch')) +
                  glob.glob(os.path.join(REPO, 'scripts', '*.sh')) +
                  [os.path.join(REPO, '.ci', 'run')])
 
 
-def _run(script, *args, **env):
+# The scripts' settings: a test gives the ones it means, whatever the shell
+# running the tests has (CI sets TFDS_DATA_DIR, for one).
+_SETTINGS = ('WORKDIR', 'TFDS_DATA_DIR', 'CONFIG', 'REPO_URL', 'TPU_NAME',
+             'ZONE', 'PROJECT', 'ACCELERATOR_TYPE', 'RUNTIME_VERSION',
+             'LOG_DIR', 'VENV', 'SBATCH_EXTRA', 'RUN_NAME', 'KEEP')
+
+
+def _clean_environment():
+  return {k: v for k, v in os.environ.items() if k not in _SETTINGS}
+
+
+def _run(script, *args, cwd=None, **env):
   return subprocess.run([os.path.join(REPO, 'launch', script), *args],
-                        env={**os.environ, 'DRY_RUN': '1', **env},
-                        capture_output=True, text=True, timeout=60)
+                        env={**_clean_environment(), 'DRY_RUN': '1', **env},
+                        cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def _stub(directory, name, body):
+  """An executable `name` in `directory`: a bash script with `body`."""
+  os.makedirs(directory, exist_ok=True)
+  path = os.path.join(directory, name)
+  with open(path, 'w') as f:
+    f.write('#!/usr/bin/env bash\n' + body)
+  os.chmod(path, 0o755)
+
+
+def _lines(path):
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return f.read().splitlines()
 
 
 def test_shell_scripts_pass_shellcheck():
-  shellcheck = shutil.which('shellcheck')
+  # (Also beside this Python: its virtualenv's bin/ may not be on PATH.)
+  shellcheck = (shutil.which('shellcheck') or
+                shutil.which('shellcheck', path=os.path.dirname(sys.executable)))
   assert shellcheck, "shellcheck is missing: pip install -e '.[test]'"
   assert len(SCRIPTS) >= 5
   # -x: also check what the scripts source (launch/common.sh).
@@ -59,44 +98,187 @@ def test_local_rejects_bad_settings():
   assert 'NUM_PROCESSES=0: must be a positive integer' in result.stderr
 
 
-def test_slurm_dry_run_submits_one_task_per_gpu_or_node():
+def _sbatch_command(stdout):
+  """The words of the dry run's sbatch command."""
+  words = shlex.split(stdout)
+  assert words[0] == 'sbatch'
+  return words
+
+
+def test_slurm_dry_run_submits_the_batch_script_one_task_per_gpu_or_node():
   result = _run('slurm_gpu.sh', 'configs/svhn.py', '/shared/svhn',
-                NODES='4', GPUS_PER_NODE='8', PARTITION='gpu')
+                '--config.batch_size=64', NODES='4', GPUS_PER_NODE='8',
+                PARTITION='gpu')
   assert result.returncode == 0, result.stderr
-  command = result.stdout
-  assert command.startswith('sbatch ')
+  words = _sbatch_command(result.stdout)
   for flag in ('--nodes=4', '--ntasks-per-node=8', '--gpus-per-node=8',
-               '--partition=gpu', '--wrap=srun'):
-    assert flag in command
-  assert 'JAX_LOCAL_DEVICE_IDS' not in command
+               '--partition=gpu', '--signal=TERM@300',
+               '--output=/shared/svhn/logs/%x-%j.out'):
+    assert flag in words
+  assert not any(w.startswith('--wrap') for w in words)
+  # The batch script, then the training's arguments.
+  script = words.index(os.path.join(REPO, 'launch', 'infogan.sbatch'))
+  assert words[script + 1:] == ['--config=configs/svhn.py',
+                                '--workdir=/shared/svhn',
+                                '--config.batch_size=64']
+  export = [w for w in words if w.startswith('--export=')]
+  assert export == [f'--export=ALL,INFOGAN_REPO={REPO},'
+                    f'INFOGAN_VENV={REPO}/.venv,INFOGAN_GPUS_PER_PROCESS=1,'
+                    'MAX_REQUEUES=3']
   result = _run('slurm_gpu.sh', 'configs/svhn.py', '/shared/svhn',
-                GPUS_PER_NODE='4', PROCESS_PER='node')
-  assert '--ntasks-per-node=1' in result.stdout
-  # (The wrapped command is quoted twice; without the quoting:)
-  assert ('JAX_LOCAL_DEVICE_IDS=0,1,2,3 python -m infogan_jax.main'
-          in result.stdout.replace('\\', ''))
+                GPUS_PER_NODE='4', PROCESS_PER='node', MAX_REQUEUES='0')
+  words = _sbatch_command(result.stdout)
+  assert '--ntasks-per-node=1' in words
+  export = next(w for w in words if w.startswith('--export='))
+  assert ',INFOGAN_GPUS_PER_PROCESS=4,MAX_REQUEUES=0' in export
   result = _run('slurm_gpu.sh', 'configs/svhn.py', '/shared/svhn',
                 PROCESS_PER='core')
   assert result.returncode == 2
   assert 'PROCESS_PER=core: must be gpu or node' in result.stderr
 
 
-def test_tpu_pod_dry_run_creates_sets_up_trains_and_deletes():
-  env = dict(REPO_URL='https://example.org/infogan_jax.git',
-             WORKDIR='gs://bucket/run', TFDS_DATA_DIR='gs://bucket/tfds',
-             ACCELERATOR_TYPE='v5litepod-16', SPOT='1')
-  result = _run('tpu_pod.sh', 'all', '--config.batch_size=512', **env)
+def test_slurm_extra_sbatch_options_come_last_before_the_script():
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', '/shared/svhn',
+                SBATCH_EXTRA='--qos=high  --constraint=a100 --time=2:00:00')
+  assert result.returncode == 0, result.stderr
+  words = _sbatch_command(result.stdout)
+  script = words.index(os.path.join(REPO, 'launch', 'infogan.sbatch'))
+  assert words[script - 3:script] == ['--qos=high', '--constraint=a100',
+                                      '--time=2:00:00']
+  # After the default --time, so sbatch takes the extra one.
+  assert words.index('--time=24:00:00') < script - 1
+
+
+@pytest.mark.parametrize('workdir', ['gs://bucket/runs/svhn', 's3://b/svhn'])
+def test_slurm_logs_of_a_url_workdir_go_to_a_local_directory(workdir, tmp_path):
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', workdir, cwd=tmp_path)
+  assert result.returncode == 0, result.stderr
+  words = _sbatch_command(result.stdout)
+  assert f'--output={tmp_path}/slurm_logs/%x-%j.out' in words
+  assert f'--workdir={workdir}' in words
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', workdir, cwd=tmp_path,
+                LOG_DIR='/shared/logs')
+  assert '--output=/shared/logs/%x-%j.out' in _sbatch_command(result.stdout)
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', workdir, cwd=tmp_path,
+                LOG_DIR='gs://bucket/logs')
+  assert result.returncode == 2 and not result.stdout
+  assert 'LOG_DIR=gs://bucket/logs: must be a directory' in result.stderr
+
+
+def test_sbatch_script_requeues_and_appends():
+  with open(os.path.join(REPO, 'launch', 'infogan.sbatch')) as f:
+    lines = f.read().splitlines()
+  directives = lines[:next(i for i, line in enumerate(lines)
+                           if line and not line.startswith('#'))]
+  for option in ('--requeue', '--open-mode=append', '--signal=TERM@300'):
+    assert f'#SBATCH {option}' in directives
+
+
+def _run_sbatch_script(tmp_path, srun_status, **env):
+  """Runs launch/infogan.sbatch as SLURM would, with srun and scontrol
+  stand-ins; returns the result and what srun and scontrol were called with."""
+  stubs = tmp_path / 'bin'
+  _stub(stubs, 'srun',
+        'echo "$* JAX_LOCAL_DEVICE_IDS=${JAX_LOCAL_DEVICE_IDS:-}'
+        ' SRUN_CPUS_PER_TASK=${SRUN_CPUS_PER_TASK:-}"'
+        f' >> {tmp_path}/srun\nexit {srun_status}\n')
+  _stub(stubs, 'scontrol', f'echo "$*" >> {tmp_path}/scontrol\n')
+  (tmp_path / 'venv' / 'bin').mkdir(parents=True, exist_ok=True)
+  (tmp_path / 'venv' / 'bin' / 'activate').write_text('')
+  outside = {k: v for k, v in _clean_environment().items() if not k.startswith('SLURM_')}
+  job_env = {**outside, 'PATH': f'{stubs}:{os.environ["PATH"]}',
+             'INFOGAN_REPO': REPO, 'INFOGAN_VENV': str(tmp_path / 'venv'),
+             'SLURM_JOB_ID': '4242', **env}
+  result = subprocess.run(
+      ['bash', os.path.join(REPO, 'launch', 'infogan.sbatch'),
+       '--config=configs/mnist.py', '--workdir=gs://bucket/run'],
+      env=job_env, capture_output=True, text=True, timeout=300)
+  return result, _lines(tmp_path / 'srun'), _lines(tmp_path / 'scontrol')
+
+
+@pytest.mark.parametrize('srun_status,restarts,requeued', [
+    (75, None, True),    # preempted: requeue
+    (75, '2', True),     # the third requeue of MAX_REQUEUES=3
+    (75, '3', False),    # the limit is reached
+    (0, None, False),    # done
+    (1, None, False),    # a crash
+    (137, None, False),  # killed
+])
+def test_sbatch_script_requeues_only_a_preempted_job(
+    tmp_path, srun_status, restarts, requeued):
+  env = {'MAX_REQUEUES': '3'}
+  if restarts is not None:
+    env['SLURM_RESTART_COUNT'] = restarts
+  result, srun, scontrol = _run_sbatch_script(tmp_path, srun_status, **env)
+  assert result.returncode == srun_status, result.stderr
+  assert srun == ['--kill-on-bad-exit=1 python -m infogan_jax.main '
+                  '--config=configs/mnist.py --workdir=gs://bucket/run '
+                  'JAX_LOCAL_DEVICE_IDS= SRUN_CPUS_PER_TASK=']
+  assert scontrol == (['requeue 4242'] if requeued else [])
+  if srun_status == 75 and not requeued:
+    assert 'already requeued 3 times' in result.stdout
+
+
+def test_sbatch_script_gives_one_process_per_node_all_its_gpus(tmp_path):
+  _, srun, _ = _run_sbatch_script(tmp_path, 0, INFOGAN_GPUS_PER_PROCESS='4',
+                                  SLURM_CPUS_PER_TASK='16')
+  assert srun[0].endswith(' JAX_LOCAL_DEVICE_IDS=0,1,2,3 SRUN_CPUS_PER_TASK=16')
+
+
+TPU_ENV = dict(REPO_URL='https://example.org/infogan_jax.git',
+               WORKDIR='gs://bucket/run', TFDS_DATA_DIR='gs://bucket/tfds')
+
+
+def test_tpu_pod_dry_run_creates_sets_up_starts_waits_and_deletes():
+  result = _run('tpu_pod.sh', 'all', '--config.batch_size=512',
+                ACCELERATOR_TYPE='v5litepod-16', SPOT='1', **TPU_ENV)
   assert result.returncode == 0, result.stderr
   lines = result.stdout.strip().splitlines()
   assert lines[0].startswith('gcloud compute tpus tpu-vm create infogan-pod')
   assert '--accelerator-type=v5litepod-16' in lines[0]
   assert '--spot' in lines[0]
   ssh = [line for line in lines if ' ssh infogan-pod ' in line]
-  assert len(ssh) == 2 and all('--worker=all' in line for line in ssh)
+  assert len(ssh) == 3 and all('--worker=all' in line for line in ssh)
+  # (The setup's script has several lines, quoted as $'...'.)
   assert 'git clone' in ssh[0] and 'jax[tpu]' in ssh[0]
-  assert 'infogan_jax.main' in ssh[1] and 'gs://bucket/run' in ssh[1]
-  assert 'batch_size=512' in ssh[1]
+  start, status = [shlex.split(line)[-1] for line in ssh[1:]]
+  # The training starts detached through the worker script, named after
+  # the workdir's last part.
+  start = shlex.split(start.removeprefix('--command='))
+  assert start[:6] == ['cd', 'infogan_jax', '&&', 'launch/tpu_worker.sh',
+                       'start', 'run']
+  assert start[6] == 'gs://bucket/run'
+  assert '--workdir=gs://bucket/run' in start
+  assert 'TFDS_DATA_DIR=gs://bucket/tfds' in start
+  assert start[-1] == '--config.batch_size=512'
+  assert status.endswith('launch/tpu_worker.sh status run ')
   assert lines[-1].startswith('gcloud compute tpus tpu-vm delete infogan-pod')
+  result = _run('tpu_pod.sh', 'all', KEEP='1', **TPU_ENV)
+  assert ' delete ' not in result.stdout
+
+
+@pytest.mark.parametrize('accelerator,version', [
+    ('v2-8', 'tpu-ubuntu2204-base'),
+    ('v3-32', 'tpu-ubuntu2204-base'),
+    ('v4-32', 'tpu-ubuntu2204-base'),
+    ('v5litepod-16', 'v2-alpha-tpuv5-lite'),
+    ('v5p-8', 'v2-alpha-tpuv5'),
+    ('v6e-16', 'v2-alpha-tpuv6e'),
+])
+def test_tpu_pod_runtime_version_follows_the_generation(accelerator, version):
+  result = _run('tpu_pod.sh', 'create', ACCELERATOR_TYPE=accelerator)
+  assert result.returncode == 0, result.stderr
+  assert f'--accelerator-type={accelerator} --version={version}' in result.stdout
+  result = _run('tpu_pod.sh', 'create', ACCELERATOR_TYPE=accelerator,
+                RUNTIME_VERSION='my-image')
+  assert '--version=my-image' in result.stdout
+
+
+def test_tpu_pod_asks_for_the_runtime_of_an_unknown_generation():
+  result = _run('tpu_pod.sh', 'create', ACCELERATOR_TYPE='v9x-8')
+  assert result.returncode == 2 and not result.stdout
+  assert 'ACCELERATOR_TYPE=v9x-8: no default image' in result.stderr
+  assert 'RUNTIME_VERSION' in result.stderr
 
 
 def test_tpu_pod_needs_a_cloud_workdir():
@@ -104,3 +286,187 @@ def test_tpu_pod_needs_a_cloud_workdir():
                 WORKDIR='')
   assert result.returncode == 2
   assert 'WORKDIR is not set' in result.stderr
+
+
+@pytest.mark.parametrize('name,value', [
+    ('WORKDIR', '/tmp/run'), ('WORKDIR', 'runs/mnist'), ('WORKDIR', 'gs://'),
+    ('TFDS_DATA_DIR', '/data/tensorflow_datasets'),
+    ('TFDS_DATA_DIR', 's3://bucket/tfds'),
+])
+@pytest.mark.parametrize('action', ['all', 'train'])
+def test_tpu_pod_rejects_paths_off_cloud_storage(action, name, value):
+  result = _run('tpu_pod.sh', action, **{**TPU_ENV, name: value})
+  assert result.returncode == 2
+  assert not result.stdout  # before any gcloud command
+  assert result.stderr == f'{name}={value}: must be a gs://BUCKET/PATH ' \
+                          '(every worker of the slice reads it)\n'
+  # Actions that do not train ignore the paths (a shell may set them).
+  result = _run('tpu_pod.sh', 'create', **{**TPU_ENV, name: value})
+  assert result.returncode == 0 and 'tpu-vm create' in result.stdout
+
+
+def test_tpu_pod_status_logs_and_stop_run_the_worker_script():
+  def command(*args, **env):
+    result = _run('tpu_pod.sh', *args, **env)
+    assert result.returncode == 0, result.stderr
+    words = shlex.split(result.stdout)
+    assert words[:6] == ['gcloud', 'compute', 'tpus', 'tpu-vm', 'ssh',
+                         'infogan-pod']
+    assert '--worker=all' in words
+    return words[-1]
+  prefix = '--command=cd infogan_jax && launch/tpu_worker.sh '
+  assert command('status', **TPU_ENV) == prefix + 'status run '
+  assert command('status', RUN_NAME='mnist-3') == prefix + 'status mnist-3 '
+  assert command('logs', **TPU_ENV) == prefix + 'logs run 50 '
+  assert (command('logs', LOG_LINES='5', FOLLOW='1', **TPU_ENV) ==
+          prefix + 'logs run 5 follow ')
+  assert command('stop', **TPU_ENV) == prefix + 'stop run '
+  result = _run('tpu_pod.sh', 'status', WORKDIR='', RUN_NAME='')
+  assert result.returncode == 2 and not result.stdout
+  assert 'RUN_NAME is not set' in result.stderr
+
+
+def _fake_gcloud(tmp_path, **env):
+  """A gcloud stand-in: records its calls; `tpu_worker.sh status` reports
+  FAKE_POLLS_RUNNING polls with a worker running, then both ended."""
+  _stub(tmp_path / 'bin', 'gcloud', f"""\
+args="$*"
+echo "${{args//$'\\n'/ }}" >> {tmp_path}/calls
+case "$*" in
+  *'tpu_worker.sh status'*)
+    [ "${{FAKE_STATUS_FAIL:-0}}" = 0 ] || exit 255
+    echo "$*" >> {tmp_path}/polls
+    echo "Using ssh batch size of 1."
+    if [ "$(wc -l < {tmp_path}/polls)" -le "${{FAKE_POLLS_RUNNING:-0}}" ]; then
+      echo "t1v-w-0: exited with status 0"; echo "t1v-w-1: running"
+    else
+      echo "t1v-w-0: exited with status 0"; echo "t1v-w-1: exited with status ${{FAKE_EXIT:-0}}"
+    fi ;;
+  *'tpu_worker.sh start'*) exit "${{FAKE_START_STATUS:-0}}" ;;
+esac
+""")
+  return {'PATH': f'{tmp_path}/bin:{os.environ["PATH"]}', 'DRY_RUN': '0',
+          'POLL_S': '1', **TPU_ENV, **env}
+
+
+def _calls(tmp_path):
+  """Which gcloud commands ran, in order: create, ssh (named after the
+  worker script's action, or setup), delete."""
+  names = []
+  for line in _lines(tmp_path / 'calls'):
+    words = line.split()  # compute tpus tpu-vm VERB ...
+    if words[3] == 'ssh':
+      worker = line.partition('launch/tpu_worker.sh ')[2].split()
+      names.append(worker[0] if worker else 'setup')
+    else:
+      names.append(words[3])
+  return names
+
+
+@pytest.mark.parametrize('exit_status', [0, 75])
+def test_tpu_pod_all_deletes_the_slice_once_every_worker_has_ended(
+    tmp_path, exit_status):
+  result = _run('tpu_pod.sh', 'all', **_fake_gcloud(
+      tmp_path, FAKE_POLLS_RUNNING='2', FAKE_EXIT=str(exit_status)))
+  assert result.returncode == exit_status, result.stderr
+  assert _calls(tmp_path) == ['create', 'setup', 'start', 'status', 'status',
+                              'status', 'delete']
+  assert f't1v-w-1: exited with status {exit_status}' in result.stderr
+
+
+def test_tpu_pod_all_keeps_the_slice_when_the_workers_cannot_be_reached(
+    tmp_path):
+  result = _run('tpu_pod.sh', 'all', **_fake_gcloud(
+      tmp_path, FAKE_STATUS_FAIL='1', MAX_POLL_FAILURES='2'))
+  assert result.returncode == 1
+  assert _calls(tmp_path) == ['create', 'setup', 'start', 'status', 'status']
+  assert 'giving up, the slice is kept' in result.stderr
+
+
+def test_tpu_pod_all_deletes_the_slice_when_the_start_fails(tmp_path):
+  result = _run('tpu_pod.sh', 'all', **_fake_gcloud(
+      tmp_path, FAKE_START_STATUS='1'))
+  assert result.returncode == 1
+  assert _calls(tmp_path) == ['create', 'setup', 'start', 'delete']
+
+
+def test_tpu_pod_all_interrupted_while_waiting_keeps_the_slice(tmp_path):
+  env = _fake_gcloud(tmp_path, FAKE_POLLS_RUNNING='1000')
+  process = subprocess.Popen(
+      [os.path.join(REPO, 'launch', 'tpu_pod.sh'), 'all'],
+      env={**_clean_environment(), **env}, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True)
+  # Generous limits: they only bound a wait on a busy machine.
+  deadline = time.time() + 120
+  while not _lines(tmp_path / 'polls') and time.time() < deadline:
+    time.sleep(0.1)
+  assert _lines(tmp_path / 'polls'), 'never polled'  # the trap is set by then
+  process.send_signal(signal.SIGHUP)  # the terminal closed
+  _, stderr = process.communicate(timeout=120)
+  assert process.returncode == 130
+  assert 'delete' not in _calls(tmp_path)
+  assert 'the training goes on and the slice is kept' in stderr
+
+
+def _worker(tmp_path, *args):
+  return subprocess.run(
+      [os.path.join(REPO, 'launch', 'tpu_worker.sh'), *args],
+      env={**_clean_environment(), 'PATH': f'{tmp_path}/bin:{os.environ["PATH"]}',
+           'INFOGAN_LOG_DIR': str(tmp_path / 'logs')},
+      capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+
+def _wait_until_ended(tmp_path, run_name):
+  deadline = time.time() + 300
+  while time.time() < deadline:
+    status = _worker(tmp_path, 'status', run_name).stdout
+    if 'running' not in status:
+      return status
+    time.sleep(0.1)
+  raise AssertionError('still running')
+
+
+def test_tpu_worker_runs_the_training_detached_and_keeps_its_log(tmp_path):
+  _stub(tmp_path / 'bin', 'gcloud', f'echo "$*" >> {tmp_path}/calls\n')
+  host = subprocess.run(['hostname'], capture_output=True,
+                        text=True).stdout.strip()
+  assert _worker(tmp_path, 'status', 'r1').stdout == f'{host}: no run r1\n'
+  # A training that waits for the file `go`, then exits as if preempted.
+  training = ['sh', '-c', 'while [ ! -f go ]; do sleep 0.05; done; '
+              'echo step 100; exit 75']
+  result = _worker(tmp_path, 'start', 'r1', 'gs://bucket/run', *training)
+  assert result.returncode == 0, result.stderr
+  assert _worker(tmp_path, 'status', 'r1').stdout == f'{host}: running\n'
+  # Detached: a session of its own, which no hangup of ours reaches.
+  pid = int(_lines(tmp_path / 'logs' / f'r1.{host}.pid')[0])
+  assert os.getsid(pid) == pid != os.getsid(0)
+  result = _worker(tmp_path, 'start', 'r1', 'gs://bucket/run', 'true')
+  assert result.returncode == 1
+  assert 'still running' in result.stderr
+  (tmp_path / 'go').touch()
+  assert _wait_until_ended(tmp_path, 'r1') == \
+      f'{host}: exited with status 75\n'
+  log = _lines(tmp_path / 'logs' / f'r1.{host}.log')
+  assert 'step 100' in log and log[-1].endswith('exited with status 75')
+  # The log is copied beside the workdir.
+  assert _lines(tmp_path / 'calls') == [
+      f'storage cp {tmp_path}/logs/r1.{host}.log '
+      f'gs://bucket/run/logs/r1.{host}.log']
+  assert _worker(tmp_path, 'logs', 'r1', '1').stdout == \
+      f'{host}: {log[-1]}\n'
+
+
+def test_tpu_worker_stop_sends_the_preemption_notice(tmp_path):
+  _stub(tmp_path / 'bin', 'gcloud', 'exit 1\n')  # copying fails: no matter
+  _stub(tmp_path / 'bin', 'gsutil', 'exit 1\n')
+  training = ['sh', '-c', 'trap "echo checkpoint; exit 75" TERM; '
+              'touch trapped; while :; do sleep 0.05; done']
+  assert _worker(tmp_path, 'start', 'r2', 'gs://b/r', *training).returncode == 0
+  deadline = time.time() + 300  # the signal goes once sh has set its trap
+  while not (tmp_path / 'trapped').exists() and time.time() < deadline:
+    time.sleep(0.05)
+  assert 'sent SIGTERM' in _worker(tmp_path, 'stop', 'r2').stdout
+  assert _wait_until_ended(tmp_path, 'r2').endswith(
+      ': exited with status 75\n')
+  log = '\n'.join(_lines(next((tmp_path / 'logs').glob('r2.*.log'))))
+  assert 'checkpoint' in log and 'could not copy the log' in log

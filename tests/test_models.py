@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import mnist
+from infogan_jax.configs import mnist
 from infogan_jax import latents
 from infogan_jax import models
 

@@ -283,7 +283,7 @@ def test_no_label_reaches_training_or_selection(config, tmp_path,
   real_get_builder = input_pipeline.get_builder
   monkeypatch.setattr(input_pipeline, 'get_builder',
                       lambda c: _WithoutLabels(real_get_builder(c)))
-  config.download_data = True  # TFDS's mocked download stands in for data
+  config.download_data = 'always'  # TFDS's mocked download stands in for data
   config.num_train_steps = 2
   config.checkpoint_every_steps = 1
   config.log_every_steps = 1

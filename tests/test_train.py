@@ -21,7 +21,7 @@ def _read_metrics(workdir):
 def mock_config(config):
   # Under mock_data, TFDS's (mocked) download_and_prepare stands in for a
   # prepared data_dir.
-  config.download_data = True
+  config.download_data = 'always'
   return config
 
 

@@ -22,7 +22,7 @@ Command:
     --config.image_folder=DIR --workdir=runs/faces_azimuth
 """
 
-from configs import default
+from infogan_jax.configs import default
 
 # Table 5 of the paper: (D/Q learning rate, G learning rate, lambda).
 VARIANTS = {

@@ -31,10 +31,11 @@ def get_config() -> ml_collections.ConfigDict:
   # Where prepared TFDS data lives. Empty: the TFDS_DATA_DIR environment
   # variable, else TFDS's own default (~/tensorflow_datasets).
   config.data_dir = ''
-  # Let TFDS download and prepare a dataset that is missing from data_dir.
-  # Needs internet access; off, a missing dataset stops the run at once with
-  # instructions for preparing it offline.
-  config.download_data = False
+  # A dataset missing from data_dir: 'auto' downloads and prepares it when
+  # the internet can be reached (process 0 first, the others wait) and
+  # otherwise stops at once with instructions for preparing it offline;
+  # 'always' leaves the download to TFDS without that check; 'never' stops.
+  config.download_data = 'auto'
   # For dataset 'image_folder': the folder holding the images, laid out as
   # IMAGE_FOLDER/<train_split>/<any name>/*.png (or .jpg).
   config.image_folder = ''

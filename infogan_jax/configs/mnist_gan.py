@@ -11,7 +11,7 @@ Command:
   python -m infogan_jax.main --config=configs/mnist_gan.py --workdir=/tmp/mnist_gan
 """
 
-from configs import mnist
+from infogan_jax.configs import mnist
 
 
 def get_config():

@@ -23,7 +23,7 @@ Command:
     --config.image_folder=DIR --workdir=runs/chairs_rotation
 """
 
-from configs import default
+from infogan_jax.configs import default
 
 # Table 7 of the paper: (D/Q lr, G lr, lambda continuous, lambda categorical).
 VARIANTS = {

@@ -17,10 +17,10 @@ on the CPU, one device). At the end `mi_cat_nats` is 2.30 of H(c1) = 2.30
 (it passes 2.0 by step 200) and `mi_cont_nats` -0.48 (the ceiling with Q's
 std fixed to 1 is -0.45). Eight categories of c1 are one digit each; 7 and 9
 share the other two (docs/mnist/seed0_cat0.png), so c1 classifies the test
-digits with accuracy 0.887 (`--mode=eval`). Other seeds: README, Results.
+digits with accuracy 0.887 (`--mode=eval`). Other seeds: docs/results.md.
 """
 
-from configs import default
+from infogan_jax.configs import default
 
 
 def get_config():

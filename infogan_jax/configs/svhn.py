@@ -14,7 +14,7 @@ Command:
   python -m infogan_jax.main --config=configs/svhn.py --workdir=runs/svhn
 """
 
-from configs import default
+from infogan_jax.configs import default
 
 
 def get_config():

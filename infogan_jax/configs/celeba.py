@@ -15,7 +15,7 @@ Command:
   python -m infogan_jax.main --config=configs/celeba.py --workdir=runs/celeba
 """
 
-from configs import svhn
+from infogan_jax.configs import svhn
 
 
 def get_config():

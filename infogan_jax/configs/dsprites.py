@@ -20,7 +20,7 @@ Command:
   python -m infogan_jax.main --config=configs/dsprites.py --workdir=/tmp/dsprites
 """
 
-from configs import default
+from infogan_jax.configs import default
 
 
 def get_config():

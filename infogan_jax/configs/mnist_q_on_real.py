@@ -10,7 +10,7 @@ have, each weighted 1:
 No label is used: the training input is images only. configs/mnist.py stays
 the paper's setup.
 
-Measured in the screen (README, Results; 1,500 steps, 2-core AMD EPYC VM, JAX
+Measured in the screen (docs/results.md; 1,500 steps, 2-core AMD EPYC VM, JAX
 0.10.2 on the CPU): c1's test accuracy 0.984, 0.970 and 0.893 for seeds 0, 1
 and 2 (configs/mnist_tuned.py: 0.794, 0.783 for seeds 0, 1). Seeds 0 and 1
 have every digit in a category of its own; seed 2 keeps 5 and 8 in two
@@ -23,7 +23,7 @@ Command:
   python -m infogan_jax.main --config=configs/mnist_q_on_real.py --workdir=/tmp/mnist_q_on_real
 """
 
-from configs import mnist_tuned
+from infogan_jax.configs import mnist_tuned
 
 
 def get_config():

@@ -11,7 +11,7 @@ Command:
   python -m infogan_jax.main --config=configs/shapes3d.py --workdir=/tmp/shapes3d
 """
 
-from configs import dsprites
+from infogan_jax.configs import dsprites
 
 
 def get_config():

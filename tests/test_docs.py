@@ -1,0 +1,58 @@
+"""The README and docs/: every relative link and anchor leads somewhere."""
+
+import os
+import re
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAGES = ['README.md'] + sorted(
+    os.path.join('docs', f) for f in os.listdir(os.path.join(REPO, 'docs'))
+    if f.endswith('.md'))
+LINK = re.compile(r'!?\[[^\]]*\]\(([^)\s]+)\)')
+
+
+def _without_code(text: str) -> str:
+  return re.sub(r'```.*?```', '', text, flags=re.S)
+
+
+def anchors(path: str) -> set[str]:
+  """GitHub's anchors of a Markdown file's headings."""
+  with open(path) as f:
+    text = _without_code(f.read())
+  found = set()
+  for heading in re.findall(r'^#{1,6} (.+)$', text, flags=re.M):
+    slug = re.sub(r'[^\w\- ]', '', heading.strip().lower()).replace(' ', '-')
+    found.add(slug)
+  return found
+
+
+def test_anchors_follow_githubs_rule():
+  assert 'the-papers-five-experiments' in anchors(
+      os.path.join(REPO, 'docs', 'experiments.md'))
+
+
+def test_the_readme_links_every_docs_page():
+  with open(os.path.join(REPO, 'README.md')) as f:
+    readme = f.read()
+  for page in PAGES[1:]:
+    assert f']({page})' in readme, page
+
+
+@pytest.mark.parametrize('page', PAGES)
+def test_links_resolve(page):
+  with open(os.path.join(REPO, page)) as f:
+    text = _without_code(f.read())
+  base = os.path.dirname(os.path.join(REPO, page))
+  broken = []
+  for target in LINK.findall(text):
+    if re.match(r'^[a-z]+:', target):
+      continue  # a URL
+    path, _, anchor = target.partition('#')
+    path = os.path.normpath(os.path.join(base, path)) if path else (
+        os.path.join(REPO, page))
+    if not os.path.exists(path):
+      broken.append(f'{target}: no such file')
+    elif anchor and anchor not in anchors(path):
+      broken.append(f'{target}: no heading with that anchor')
+  assert not broken, broken
