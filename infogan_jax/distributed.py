@@ -166,15 +166,15 @@ def check_same_config(config: ml_collections.ConfigDict) -> None:
   """
   if jax.process_count() == 1:
     return
+  # Every process gathers every digest, not multihost_utils.assert_equal:
+  # that raises only on the processes that differ from process 0 (jax 0.7),
+  # and process 0 would train on alone.
   text = config.to_json_best_effort(sort_keys=True).encode()
-  try:
-    multihost_utils.assert_equal(
-        np.frombuffer(hashlib.sha256(text).digest(), np.uint8))
+  digests = _gathered_bytes(hashlib.sha256(text).digest())
+  others = [i for i, d in enumerate(digests) if d != digests[0]]
+  if not others:
     return
-  except AssertionError:
-    pass  # gather the configs to name what differs
   texts = _gathered_bytes(text)
-  others = [i for i, t in enumerate(texts) if t != texts[0]]
   first, other = (ml_collections.ConfigDict(json.loads(texts[i]))
                   for i in (0, others[0]))
   differences = config_validation.config_differences(
