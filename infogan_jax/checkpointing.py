@@ -19,17 +19,13 @@ from jax.experimental import multihost_utils
 import ml_collections
 import orbax.checkpoint as ocp
 
+from infogan_jax import config_validation
+from infogan_jax.errors import CheckpointNotFoundError
+from infogan_jax.errors import IncompatibleCheckpointError
+
 # Bump when a checkpoint written by this code can no longer be read by older
 # code, e.g. when the TrainState layout changes.
 FORMAT_VERSION = 1
-
-
-class CheckpointNotFoundError(RuntimeError):
-  """A mode that needs a trained state found no checkpoint where it looked."""
-
-
-class IncompatibleCheckpointError(ValueError):
-  """A checkpoint does not fit the config or this version of the code."""
 
 
 def _absolute(path: str) -> str:
@@ -93,7 +89,8 @@ def restore_latest(checkpoints: ocp.CheckpointManager, state: Any,
         _set_aside(checkpoints, reader.workdir, step, e)
         continue
       if model is not None and saved_config is not None:
-        differences = config_differences(saved_config.model, model,
+        differences = config_validation.config_differences(
+            saved_config.model, model,
                                          prefix='model.')
         if differences:
           raise IncompatibleCheckpointError(
@@ -225,6 +222,8 @@ class Reader:
 
 
 def _flat_shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+  # By JAX key paths: the state is a dataclass, which flax's flatten_dict
+  # (dicts only) does not walk.
   leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
   return {jax.tree_util.keystr(path, simple=True, separator='/'):
           tuple(leaf.shape) for path, leaf in leaves}
@@ -246,30 +245,3 @@ def shape_differences(expected: Any, saved: Any, limit: int = 5) -> list[str]:
   if len(out) > limit:
     out = out[:limit] + [f'and {len(out) - limit} more']
   return out
-
-
-def config_differences(saved: ml_collections.ConfigDict,
-                       given: ml_collections.ConfigDict,
-                       prefix: str = '',
-                       labels: tuple[str, str] = ('in the checkpoint', 'given')
-                       ) -> list[str]:
-  """Fields whose values differ between two configs, as
-  'name: a in the checkpoint, b given' (`labels` name the two sides)."""
-  saved, given = saved.to_dict(), given.to_dict()
-  out = []
-  for name in sorted(set(saved) | set(given)):
-    a, b = saved.get(name, '<absent>'), given.get(name, '<absent>')
-    if isinstance(a, dict) and isinstance(b, dict):
-      out += config_differences(ml_collections.ConfigDict(a),
-                                ml_collections.ConfigDict(b),
-                                f'{prefix}{name}.', labels)
-    elif _normalised(a) != _normalised(b):
-      out.append(f'{prefix}{name}: {a!r} {labels[0]}, {b!r} {labels[1]}')
-  return out
-
-
-def _normalised(value):
-  """Tuples and lists compare equal (JSON turns one into the other)."""
-  if isinstance(value, (list, tuple)):
-    return [_normalised(v) for v in value]
-  return value

@@ -25,13 +25,10 @@ from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 
-from infogan_jax import checkpointing
+from infogan_jax import config_validation
+from infogan_jax.errors import DistributedError
 
 MODES = ('auto', 'on', 'off')
-
-
-class DistributedError(RuntimeError):
-  """The processes of a job could not be joined, or disagree."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,6 +166,9 @@ def check_same_config(config: ml_collections.ConfigDict) -> None:
   """
   if jax.process_count() == 1:
     return
+  # Every process gathers every digest, not multihost_utils.assert_equal:
+  # that raises only on the processes that differ from process 0 (jax 0.7),
+  # and process 0 would train on alone.
   text = config.to_json_best_effort(sort_keys=True).encode()
   digests = _gathered_bytes(hashlib.sha256(text).digest())
   others = [i for i, d in enumerate(digests) if d != digests[0]]
@@ -177,7 +177,7 @@ def check_same_config(config: ml_collections.ConfigDict) -> None:
   texts = _gathered_bytes(text)
   first, other = (ml_collections.ConfigDict(json.loads(texts[i]))
                   for i in (0, others[0]))
-  differences = checkpointing.config_differences(
+  differences = config_validation.config_differences(
       first, other, labels=('on process 0', f'on process {others[0]}'))
   raise DistributedError(
       f'the processes run different configs (processes {others} differ from '

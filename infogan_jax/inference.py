@@ -24,10 +24,12 @@ import ml_collections
 import numpy as np
 
 from infogan_jax import checkpointing
+from infogan_jax import config_validation
 from infogan_jax import images as images_lib
 from infogan_jax import latents as latents_lib
-from infogan_jax import models
+from infogan_jax import keys
 from infogan_jax import traversals
+from infogan_jax.gan import InfoGAN
 
 
 class Posterior(NamedTuple):
@@ -54,9 +56,11 @@ class TrainedInfoGAN:
   step: int
   g_variables: Any  # {'params', 'batch_stats'}
   d_variables: Any  # D's and Q's, {'params', 'batch_stats'}
-  spec: latents_lib.CodeSpec
-  generator: Any = dataclasses.field(repr=False)
-  discriminator: Any = dataclasses.field(repr=False)
+  gan: InfoGAN = dataclasses.field(repr=False)
+
+  @property
+  def spec(self) -> latents_lib.CodeSpec:
+    return self.gan.spec
 
   def __repr__(self):
     codes = [f'{name}({k})' for name, k in
@@ -74,7 +78,7 @@ class TrainedInfoGAN:
 
   @functools.cached_property
   def image_shape(self) -> tuple[int, ...]:
-    return models.generator_output_shape(self.config.model)
+    return self.gan.image_shape()
 
   def sample_latents(self, key: jax.Array, n: int,
                      codes: Mapping[str, Any] | None = None
@@ -99,8 +103,7 @@ class TrainedInfoGAN:
 
   def render(self, latents: latents_lib.Latents) -> jax.Array:
     """G's images of given latents, in [0, 1]."""
-    return _to_unit_range(self.config,
-                          _generate(self, self.g_variables, latents))
+    return _generate(self, self.g_variables, latents)
 
   def traverse(self, code: str, values: Sequence[float] | None = None,
                columns: int = 8, key: jax.Array | None = None,
@@ -110,7 +113,8 @@ class TrainedInfoGAN:
     `values` defaults to every category of a categorical code, and to the
     config's `continuous_sweep` in `continuous_sweep_steps` values for a
     continuous one. Each column is one draw of z and the other codes (from
-    `key`, default the run's seed), with the codes in `codes` fixed. Returns
+    `key`, default the seed's 'traversals' stream), with the codes in
+    `codes` fixed. Returns
     an [H, W, C] image in [0, 1] (matplotlib's imshow shows it as is).
     """
     kind, index = latents_lib.parse_code_name(self.spec, code)
@@ -121,7 +125,7 @@ class TrainedInfoGAN:
         low, high = self.config.continuous_sweep
         values = np.linspace(low, high, self.config.continuous_sweep_steps)
     if key is None:
-      key = jax.random.key(self.config.seed)
+      key = keys.stream(self.config.seed, 'traversals')
     base = self.sample_latents(key, columns, codes)
     images = self.render(traversals.sweep(self.spec, base, code, values))
     return images_lib.make_grid(np.asarray(images), columns=columns)
@@ -139,27 +143,20 @@ class TrainedInfoGAN:
     # (Runs saved before config.pixel_max existed were all 0..255.)
     pixel_max = (self.config.get('pixel_max', 255)
                  if images.dtype == np.uint8 else 1.0)
-    return _posterior(self, self.d_variables, models.to_output_range(
-        images, models.output_range(self.config.model), pixel_max))
+    return _posterior(self, self.d_variables,
+                      self.gan.from_pixels(images, pixel_max))
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _generate(model: TrainedInfoGAN, g_variables, latents):
-  x = latents_lib.generator_input(model.spec, latents)
-  return model.generator.apply(g_variables, x, train=False)
+  return model.gan.to_unit_range(model.gan.generate(g_variables, latents))
 
 
 @functools.partial(jax.jit, static_argnums=0)
 def _posterior(model: TrainedInfoGAN, d_variables, images) -> Posterior:
-  _, q_out = model.discriminator.apply(d_variables, images, train=False)
-  q = latents_lib.split_q_output(model.spec, q_out)
+  q = model.gan.posterior(d_variables, images)
   std = (jnp.ones_like(q.mean) if q.log_std is None else jnp.exp(q.log_std))
   return Posterior(tuple(jax.nn.softmax(l) for l in q.logits), q.mean, std)
-
-
-def _to_unit_range(config, images: jax.Array) -> jax.Array:
-  low, high = models.output_range(config.model)
-  return (images - low) / (high - low)
 
 
 def load(path: str, step: int | None = None,
@@ -191,7 +188,7 @@ def load(path: str, step: int | None = None,
             'its workdir has no config.json: pass the run\'s config')
       config = saved
     elif saved is not None:
-      differences = checkpointing.config_differences(
+      differences = config_validation.config_differences(
           saved.model, config.model, prefix='model.')
       if differences:
         raise checkpointing.IncompatibleCheckpointError(
@@ -199,8 +196,7 @@ def load(path: str, step: int | None = None,
             f'{path}: ' + '; '.join(differences))
     config = ml_collections.FrozenConfigDict(config)
     try:
-      generator, discriminator = models.build_models(config.model)
-      spec = latents_lib.CodeSpec.from_config(config.model)
+      gan = InfoGAN.from_config(config)
     except (AttributeError, KeyError) as e:
       raise checkpointing.IncompatibleCheckpointError(
           f'the config of the checkpoint at step {step} of {path} lacks a '
@@ -208,9 +204,8 @@ def load(path: str, step: int | None = None,
     sharding = jax.sharding.SingleDeviceSharding(
         device or jax.local_devices()[0])
     g_shapes, d_shapes = jax.eval_shape(functools.partial(
-        models.init_variables, generator, discriminator, spec.input_dim,
-        models.generator_output_shape(config.model), jax.random.key(0),
-        jax.random.key(1)))
+        gan.init_variables, jax.random.key(0), jax.random.key(1),
+        gan.image_shape()))
     # The networks' part of the saved TrainState, without optimiser states.
     target = {name: {'params': v['params'], 'batch_stats': v['batch_stats']}
               for name, v in (('g', g_shapes), ('d', d_shapes))}
@@ -221,6 +216,5 @@ def load(path: str, step: int | None = None,
   finally:
     reader.close()
   return TrainedInfoGAN(config=config, step=step, g_variables=variables['g'],
-                        d_variables=variables['d'], spec=spec,
-                        generator=generator, discriminator=discriminator)
+                        d_variables=variables['d'], gan=gan)
 

@@ -43,12 +43,13 @@ from ml_collections import config_flags
 from infogan_jax import config_validation
 from infogan_jax import configs as shipped_configs
 from infogan_jax import distributed
-from infogan_jax import input_pipeline
+from infogan_jax.data import pipeline
+from infogan_jax import errors
 from infogan_jax import latents as latents_lib
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 MODES = ('train', 'eval', 'figures', 'sample')
-EXIT_BAD_INPUT = config_validation.EXIT_BAD_INPUT
+EXIT_BAD_INPUT = errors.EXIT_BAD_INPUT
 
 FLAGS = flags.FLAGS
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, '
@@ -89,7 +90,7 @@ _TIMEOUT = flags.DEFINE_integer(
     'joined within this many seconds.')
 
 
-class BadInput(Exception):
+class BadInput(errors.BadInput):
   """A flag or argument that cannot be used; its message is one line."""
 
 
@@ -278,9 +279,8 @@ def main(argv):
     if mode != 'train':
       _check_trained_workdir(workdir, mode)
     if mode in ('train', 'eval'):  # the modes that read the dataset
-      input_pipeline.check_dataset(config)
-  except (BadInput, config_validation.ConfigError,
-          input_pipeline.DataNotFoundError) as e:
+      pipeline.check_dataset(config)
+  except errors.BadInput as e:
     _stop(str(e))
   logging.get_absl_handler().addFilter(_QuietLibraries())
   try:
@@ -289,7 +289,7 @@ def main(argv):
         distributed.settings(_COORDINATOR.value, _NUM_PROCESSES.value,
                              _PROCESS_ID.value),
         timeout_s=_TIMEOUT.value)
-  except distributed.DistributedError as e:
+  except errors.DistributedError as e:
     _stop(str(e))
   for level, line in distributed.platform_lines(
       jax.default_backend(), jax.local_devices(),
@@ -297,8 +297,8 @@ def main(argv):
     getattr(logging, level)(line)
   logging.info('JAX process %d of %d', jax.process_index(),
                jax.process_count())
-  from infogan_jax import train  # pylint: disable=g-import-not-at-top
-  return train.run(config, workdir, mode, sample_options=dict(
+  from infogan_jax import commands  # pylint: disable=g-import-not-at-top
+  return commands.run(config, workdir, mode, sample_options=dict(
       num_samples=_NUM_SAMPLES.value, codes=codes, seed=_SAMPLE_SEED.value))
 
 

@@ -108,8 +108,23 @@ def conv_transpose_same(x: jax.Array, kernel: jax.Array,
   return y.reshape(n, s * h, s * w, -1)  # [n, h, s, w, s, d] interleaved
 
 
+# Forms of the transposed convolution (config.conv_transpose): 'matmul' is
+# `conv_transpose_same`, fast on XLA:CPU; 'native' is `lax.conv_transpose`,
+# which GPUs and TPUs run natively. Same parameters, same results up to
+# float rounding; 'auto' picks per platform.
+CONV_TRANSPOSE_FORMS = ('auto', 'matmul', 'native')
+
+
+def conv_transpose_form(setting: str, platform: str) -> str:
+  """'matmul' or 'native' for a config setting on a JAX platform."""
+  if setting != 'auto':
+    return setting
+  return 'matmul' if platform == 'cpu' else 'native'
+
+
 class ConvTranspose(nn.Module):
-  """A SAME transposed convolution with `nn.ConvTranspose`'s parameters."""
+  """A SAME transposed convolution with `nn.ConvTranspose`'s parameters,
+  computed in either form (see CONV_TRANSPOSE_FORMS)."""
 
   features: int
   kernel_size: int
@@ -117,6 +132,7 @@ class ConvTranspose(nn.Module):
   use_bias: bool = True
   kernel_init: Callable = nn.initializers.lecun_normal()
   dtype: Any = None
+  form: str = 'matmul'
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -127,7 +143,11 @@ class ConvTranspose(nn.Module):
             if self.use_bias else None)
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias,
                                               dtype=self.dtype)
-    y = conv_transpose_same(x, kernel, self.stride)
+    if self.form == 'native':
+      y = jax.lax.conv_transpose(x, kernel, (self.stride, self.stride), 'SAME',
+                                 dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    else:
+      y = conv_transpose_same(x, kernel, self.stride)
     return y if bias is None else y + bias
 
 
@@ -140,6 +160,7 @@ class Stack(nn.Module):
   batch_norm_epsilon: float = 1e-5
   init_std: float = 0.02
   dtype: Any = None  # compute dtype; parameters stay float32
+  conv_transpose: str = 'matmul'  # the form of 'up' layers
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -156,7 +177,7 @@ class Stack(nn.Module):
                     (spec.stride, spec.stride), padding='SAME', **kwargs)(x)
       else:
         x = ConvTranspose(spec.shape[0], spec.kernel, spec.stride,
-                          **kwargs)(x)
+                          form=self.conv_transpose, **kwargs)(x)
       if spec.batch_norm:
         # For a reshaping fc layer, as in the official code, batch norm acts
         # on the flat features before the reshape.
@@ -206,11 +227,14 @@ class Discriminator(nn.Module):
     return d_logit, q_out
 
 
-def build_models(model_config) -> tuple[Stack, Discriminator]:
-  """The generator and the discriminator (with Q) of a model config."""
+def build_models(model_config, conv_transpose: str = 'matmul'
+                 ) -> tuple[Stack, Discriminator]:
+  """The generator and the discriminator (with Q) of a model config;
+  `conv_transpose` is the form of G's 'up' layers ('matmul' or 'native')."""
   spec = latents_lib.CodeSpec.from_config(model_config)
   kwargs = _stack_kwargs(model_config)
-  generator = Stack(tuple(model_config.generator), **kwargs)
+  generator = Stack(tuple(model_config.generator), **kwargs,
+                    conv_transpose=conv_transpose)
   discriminator = Discriminator(
       body=tuple(model_config.shared_body),
       q_head=tuple(model_config.q_head),
@@ -220,34 +244,7 @@ def build_models(model_config) -> tuple[Stack, Discriminator]:
   return generator, discriminator
 
 
-def init_variables(generator: Stack, discriminator: Discriminator,
-                   input_dim: int, image_shape: tuple[int, ...],
-                   g_key: jax.Array, d_key: jax.Array) -> tuple[dict, dict]:
-  """Fresh variables ({'params', 'batch_stats'}) of G and of D with Q."""
-  g_vars = generator.init(g_key, jnp.zeros((1, input_dim)), train=False)
-  d_vars = discriminator.init(d_key, jnp.zeros((1, *image_shape)),
-                              train=False)
-  return g_vars, d_vars
-
-
-def generator_output_shape(model_config) -> tuple[int, ...]:
-  """Shape (H, W, C) of one generated image, found without compiling."""
-  generator, _ = build_models(model_config)
-  spec = latents_lib.CodeSpec.from_config(model_config)
-  z = jax.ShapeDtypeStruct((1, spec.input_dim), jnp.float32)
-  out = jax.eval_shape(
-      lambda z: generator.init_with_output(jax.random.key(0), z, False)[0], z)
-  return tuple(out.shape[1:])
-
-
 def output_range(model_config) -> tuple[float, float]:
   """The range of G's output, set by its last activation: the data range."""
   last = parse_layer(model_config.generator[-1]).activation
   return {'sigmoid': (0.0, 1.0), 'tanh': (-1.0, 1.0)}[last]
-
-
-def to_output_range(images, value_range: tuple[float, float],
-                    pixel_max: float = 1.0) -> jax.Array:
-  """Images with pixels in [0, pixel_max] as float32 in `value_range`."""
-  low, high = value_range
-  return jnp.asarray(images, jnp.float32) / pixel_max * (high - low) + low

@@ -18,16 +18,6 @@ import jax
 import orbax.checkpoint as ocp
 
 
-class Preempted(Exception):
-  """Training stopped early on a preemption notice, after a checkpoint."""
-
-  def __init__(self, step: int, directory: str):
-    super().__init__(
-        f'preempted: stopped at step {step} with a checkpoint in {directory};'
-        ' run the same command to resume')
-    self.step = step
-
-
 class Notice:
   """`with Notice(checkpoints) as notice:` ... `notice.reached(step)`.
 

@@ -91,9 +91,8 @@ def training_images(config, num_images: int) -> np.ndarray:
 
   Images only: the split is read without its labels.
   """
-  from infogan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
-  images = input_pipeline.read_whole_split(config, config.train_split,
-                                           (0.0, 1.0))
+  from infogan_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+  images = pipeline.read_whole_split(config, config.train_split, (0.0, 1.0))
   return images[:num_images]
 
 

@@ -8,6 +8,7 @@ in the paper's Figure 2).
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import jax
@@ -16,7 +17,8 @@ import numpy as np
 
 from infogan_jax import images as images_lib
 from infogan_jax import latents as latents_lib
-from infogan_jax import models
+from infogan_jax import keys
+from infogan_jax.gan import InfoGAN
 
 
 def sweep(spec: latents_lib.CodeSpec, base: latents_lib.Latents, name: str,
@@ -71,22 +73,33 @@ class GridRenderer:
 
   `renderer(g_variables)` -> {name: [H, W, C] image grid in [0, 1]}, one per
   code as `code_grids` lays them out, from the config's seed, columns and
-  sweep. G runs in inference mode, jitted once per renderer.
+  sweep (the seed's 'sample_grids' stream). G runs in inference mode,
+  jitted once per renderer.
   """
 
-  def __init__(self, config, gan):
+  def __init__(self, config, gan: InfoGAN):
     self.columns = config.sample_grid_columns
-    self.latents = code_grids(gan.spec, jax.random.key(config.seed),
+    self.latents = code_grids(gan.spec, keys.stream(config.seed,
+                                                    'sample_grids'),
                               self.columns, tuple(config.continuous_sweep),
                               config.continuous_sweep_steps)
-    self.low, self.high = models.output_range(config.model)
-    self._generate = jax.jit(gan.generate)
+    self._generate = jax.jit(
+        lambda g_variables, latents: gan.to_unit_range(
+            gan.generate(g_variables, latents)))
 
   def __call__(self, g_variables) -> dict[str, np.ndarray]:
-    grids = {}
-    for name, latents in self.latents.items():
-      generated = np.asarray(self._generate(g_variables, latents))
-      grids[name] = images_lib.make_grid(
-          (generated - self.low) / (self.high - self.low),
-          columns=self.columns)
-    return grids
+    return {name: images_lib.make_grid(
+        np.asarray(self._generate(g_variables, latents)),
+        columns=self.columns) for name, latents in self.latents.items()}
+
+
+def save_grids(grids: dict[str, np.ndarray], directory: str,
+               step: int) -> list[str]:
+  """Writes the grids as PNGs named by step and code (on the main process);
+  returns their paths."""
+  paths = [os.path.join(directory, f'step_{step:08d}_{name}.png')
+           for name in grids]
+  if jax.process_index() == 0:
+    for grid, path in zip(grids.values(), paths):
+      images_lib.save_png(grid, path)
+  return paths

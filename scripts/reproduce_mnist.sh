@@ -41,7 +41,7 @@ for name in "${names[@]}"; do
   wall=$(( $(date +%s) - start ))
   python -m infogan_jax.main --config=$config --workdir="$runs/$name" \
       --config.seed="$seed" --mode=eval 2>/dev/null | tee "docs/results/$name.eval.txt"
-  python -m infogan_jax.summary --workdir="$runs/$name" --wall_s=$wall \
+  python -m infogan_tools.summary --workdir="$runs/$name" --wall_s=$wall \
       --config_file=$config ${resumed:+--resumed_from_step=$resumed} > "$summary.tmp"
   mv "$summary.tmp" "$summary"
 done
@@ -53,5 +53,5 @@ for name in mnist_seed0 mnist_seed1 mnist_seed2 mnist_seed3 mnist_seed4; do
 done
 [ -e "$runs/mnist_gan/metrics.jsonl" ] && plot_runs+=(--run="GAN=$runs/mnist_gan")
 if [ ${#plot_runs[@]} -gt 0 ]; then
-  python -m infogan_jax.plots --out=docs/mnist_mi_curve.png "${plot_runs[@]}"
+  python -m infogan_tools.plots --out=docs/mnist_mi_curve.png "${plot_runs[@]}"
 fi

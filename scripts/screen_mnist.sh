@@ -38,7 +38,7 @@ python -m infogan_jax.main --config=$config --workdir="$workdir" \
   --config.eval_every_steps=500 --config.sample_every_steps=500 \
   --config.checkpoint_every_steps=500 "${overrides[@]}" > "$workdir.log" 2>&1
 wall=$(( $(date +%s) - start ))
-python -m infogan_jax.summary --workdir="$workdir" --wall_s=$wall \
+python -m infogan_tools.summary --workdir="$workdir" --wall_s=$wall \
   --candidate="$candidate" > "$record.tmp"
 mv "$record.tmp" "$record"
 echo "$record"

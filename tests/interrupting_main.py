@@ -23,9 +23,9 @@ import sys
 from absl import app
 
 from infogan_jax import checkpointing
-from infogan_jax import input_pipeline
 from infogan_jax import main
-from infogan_jax import train_step
+from infogan_jax import step as step_lib
+from infogan_jax.data import pipeline
 
 
 def _signal_self(name: str):
@@ -53,7 +53,7 @@ def install(moment: str, signal_name: str) -> None:
   if kind == 'restore':
     _patch(checkpointing, 'restore_latest', after)
   elif kind == 'input':
-    _patch(input_pipeline, 'create_train_source', after)
+    _patch(pipeline, 'create_train_source', after)
   elif kind == 'save':
     _patch(checkpointing, 'save', lambda f: after(
         f, when=lambda checkpoints, step, *a, **k: step == int(arg)))
@@ -72,7 +72,7 @@ def install(moment: str, signal_name: str) -> None:
           return state, metrics
         return counted
       return wrapper
-    _patch(train_step, 'jit_train_steps', wrap_jit)
+    _patch(step_lib, 'jit_train_steps', wrap_jit)
   else:
     raise ValueError(f'unknown moment {moment!r}')
 

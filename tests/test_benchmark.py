@@ -22,7 +22,7 @@ FIELDS = ('images_per_sec', 'steps_per_sec', 'compile_s', 'flops_per_step',
 
 def _benchmark(*flags, env=None):
   result = subprocess.run(
-      [sys.executable, '-m', 'infogan_jax.benchmark',
+      [sys.executable, '-m', 'infogan_tools.benchmark',
        '--config=configs/mnist.py', '--steps=2', '--windows=2', *TINY, *flags],
       cwd=REPO, capture_output=True, text=True, timeout=600,
       env={**os.environ, 'XLA_FLAGS': '', **(env or {})})
@@ -58,7 +58,7 @@ def test_real_data_benchmark_compares_with_synthetic(mnist_data_dir):
 
 def test_bad_config_is_one_line_error():
   result = subprocess.run(
-      [sys.executable, '-m', 'infogan_jax.benchmark',
+      [sys.executable, '-m', 'infogan_tools.benchmark',
        '--config=configs/mnist.py', '--config.steps_per_call=0'],
       cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 2

@@ -12,13 +12,15 @@ from infogan_jax.configs import mnist
 from infogan_jax.configs import mnist_gan
 from infogan_jax.configs import mnist_q_on_real
 from infogan_jax.configs import mnist_tuned
-from infogan_jax import checkpointing
 from infogan_jax import config_validation
-from infogan_jax import input_pipeline
-from infogan_jax import train
+from infogan_jax import evaluators
+from infogan_jax.data import pipeline
+from infogan_jax import commands
+from infogan_jax import trainer
 
 
 BAD = [
+    ('conv_transpose', 'fast', 'must be one of'),
     ('batch_size', 0, 'batch_size'),
     ('batch_size', -8, 'batch_size'),
     ('batch_size', 12, 'divisible by the number of devices'),
@@ -80,14 +82,14 @@ def test_default_and_mnist_configs_are_valid():
 
 
 def test_mnist_tuned_changes_only_the_screened_choices():
-  assert checkpointing.config_differences(
+  assert config_validation.config_differences(
       mnist.get_config(), mnist_tuned.get_config()) == [
           'lambda_continuous: 1.0 in the checkpoint, 0.1 given',
           'model.leaky_relu_slope: 0.1 in the checkpoint, 0.01 given']
 
 
 def test_mnist_q_on_real_adds_only_the_real_image_terms():
-  assert checkpointing.config_differences(
+  assert config_validation.config_differences(
       mnist_tuned.get_config(), mnist_q_on_real.get_config()) == [
           'lambda_consistency: 0.0 in the checkpoint, 1.0 given',
           'lambda_real_information: 0.0 in the checkpoint, 1.0 given']
@@ -129,11 +131,11 @@ def test_clustering_needs_a_categorical_code(config):
 def test_eval_split_is_checked_against_the_data(config, mnist_data_dir):
   config.data_dir = mnist_data_dir
   config.evaluators = ('clustering',)
-  input_pipeline.check_evaluation(config)  # MNIST: 'test', with labels
+  evaluators.check_dataset(config, pipeline.dataset_info(config))  # MNIST: 'test', with labels
   config.eval_split = 'validation'
   with pytest.raises(config_validation.ConfigError,
                      match=r"^config.eval_split='validation'.*test, train$"):
-    input_pipeline.check_evaluation(config)
+    evaluators.check_dataset(config, pipeline.dataset_info(config))
 
 
 def test_clustering_needs_labelled_data(config):
@@ -143,7 +145,7 @@ def test_clustering_needs_labelled_data(config):
   with tfds.testing.mock_data(num_examples=8):
     with pytest.raises(config_validation.ConfigError,
                        match=r"^config.evaluators=.*'celeb_a' has none"):
-      input_pipeline.check_evaluation(config)
+      evaluators.check_dataset(config, pipeline.dataset_info(config))
 
 
 @pytest.mark.parametrize('field,value,allowed', BAD)
@@ -155,7 +157,7 @@ def test_bad_value_exits_2_naming_the_field(config, tmp_path, capsys, field,
   assert str(info.value).startswith(f'config.{field}=')
   # The command's path: exit status 2, one line, nothing written.
   workdir = tmp_path / 'run'
-  assert train.run(config, str(workdir)) == train.EXIT_BAD_INPUT
+  assert commands.run(config, str(workdir)) == commands.EXIT_BAD_INPUT
   err = capsys.readouterr().err
   assert err.count('\n') == 1 and err.startswith(f'error: config.{field}=')
   assert allowed in err
@@ -179,7 +181,7 @@ def test_unwritable_workdir_is_reported_at_start(config, tmp_path, capsys):
   workdir = tmp_path / 'file' / 'run'  # below a file: cannot be created
   config.download_data = 'always'
   with tfds.testing.mock_data(num_examples=8):
-    assert train.run(config, str(workdir)) == train.EXIT_BAD_INPUT
+    assert commands.run(config, str(workdir)) == commands.EXIT_BAD_INPUT
   err = capsys.readouterr().err
   assert err.startswith(f"error: workdir '{workdir}' cannot be written: ")
   assert err.count('\n') == 1
@@ -192,7 +194,7 @@ def test_full_workdir_is_reported_at_start(config, tmp_path, capsys,
                       lambda path: real(path)._replace(free=1000))
   config.download_data = 'always'
   with tfds.testing.mock_data(num_examples=8):
-    assert train.run(config, str(tmp_path)) == train.EXIT_BAD_INPUT
+    assert commands.run(config, str(tmp_path)) == commands.EXIT_BAD_INPUT
   err = capsys.readouterr().err
   assert re.fullmatch(r"error: workdir '.*' has 0\.0 MiB free; a checkpoint "
                       r'of this model needs [\d.]+ MiB\n', err), err
@@ -202,7 +204,7 @@ def test_full_workdir_is_reported_at_start(config, tmp_path, capsys,
 def test_unknown_dataset_stops_train_early(config, tmp_path):
   config.dataset = 'no_such_dataset'
   with pytest.raises(config_validation.ConfigError, match='config.dataset='):
-    train.train_and_evaluate(config, str(tmp_path))
+    trainer.train_and_evaluate(config, str(tmp_path))
   assert not os.listdir(tmp_path)  # stopped before writing anything
 
 
@@ -213,14 +215,22 @@ def test_image_shape_mismatch(config, tmp_path):
     with pytest.raises(config_validation.ConfigError,
                        match=r'\(32, 32, 3\) but config.model.generator makes'
                        r' \(28, 28, 1\)'):
-      train.train_and_evaluate(config, str(tmp_path))
+      trainer.train_and_evaluate(config, str(tmp_path))
 
 
 def test_missing_data_names_both_ways_to_provide_it(config, tmp_path):
   config.data_dir = str(tmp_path)
-  with pytest.raises(input_pipeline.DataNotFoundError) as info:
-    input_pipeline.image_shape(config)
+  with pytest.raises(pipeline.DataNotFoundError) as info:
+    pipeline.image_shape(config)
   message = str(info.value)
   assert "dataset 'mnist'" in message and str(tmp_path) in message
   assert '--config.data_dir' in message and 'TFDS_DATA_DIR' in message
   assert 'tfds build mnist --manual_dir=' in message
+
+
+def test_a_dataset_module_that_cannot_be_imported_is_one_line(config):
+  config.dataset_module = 'no_such_package.builder'
+  with pytest.raises(config_validation.ConfigError,
+                     match=r"^config.dataset_module='no_such_package.builder':"
+                     ' no module of that name'):
+    pipeline.check_dataset(config)

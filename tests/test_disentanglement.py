@@ -13,10 +13,12 @@ from infogan_jax.configs import dsprites as dsprites_config
 from infogan_jax.configs import shapes3d as shapes3d_config
 from infogan_jax.configs import sprites as sprites_config
 from infogan_jax import config_validation
-from infogan_jax import disentanglement
-from infogan_jax import input_pipeline
-from infogan_jax import sprites
-from infogan_jax import train
+from infogan_jax import evaluators
+from infogan_jax import gan as gan_lib
+from infogan_jax.evaluators import disentanglement_metrics as disentanglement
+from infogan_jax.data import pipeline
+from infogan_tools import sprites
+from infogan_jax import trainer
 
 SIZES = (2, 3, 4)
 
@@ -205,7 +207,7 @@ def test_sprites_run_writes_all_four_metrics(tmp_path, caplog):
   settings.factor_vae_batch_size = 16
   workdir = tmp_path / 'run'
   with caplog.at_level(logging.INFO, logger='absl'):
-    train.train_and_evaluate(config, str(workdir))
+    trainer.train_and_evaluate(config, str(workdir))
   # The evaluation logs what its pieces cost.
   timings = [r.getMessage() for r in caplog.records
              if r.getMessage().startswith('disentanglement metrics took:')]
@@ -230,10 +232,11 @@ def test_dsprites_and_shapes3d_pipelines(config_module):
   config = config_module.get_config()
   config.download_data = 'always'  # the mocked download stands in for data
   with tfds.testing.mock_data(num_examples=16):
-    shape = input_pipeline.image_shape(config)
-    config_validation.check_image_shape(config, shape)
-    input_pipeline.check_evaluation(config)  # the factor features exist
-    images, factors, sizes = input_pipeline.read_factors(config)
+    shape = pipeline.image_shape(config)
+    config_validation.check_image_shape(
+        config, gan_lib.InfoGAN.from_config(config).image_shape(), shape)
+    evaluators.check_dataset(config, pipeline.dataset_info(config))  # the factor features exist
+    images, factors, sizes = pipeline.read_factors(config)
   assert images.shape == (16, *shape) and images.dtype == np.uint8
   assert factors.shape == (16, len(config.factor_keys))
   assert np.all((0 <= factors) & (factors < np.array(sizes)))

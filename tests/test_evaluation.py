@@ -7,18 +7,19 @@ import os
 import subprocess
 import sys
 
-import jax
 import numpy as np
 from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
 
 import conftest
-from infogan_jax import evaluation
-from infogan_jax import plots
-from infogan_jax import summary
-from infogan_jax import train
-from infogan_jax import train_step as train_step_lib
+from infogan_jax.evaluators import clustering
+from infogan_tools import plots
+from infogan_tools import summary
+from infogan_jax import commands
+from infogan_jax import trainer
+from infogan_jax import step as step_lib
+from infogan_jax import sharding
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,9 +40,9 @@ def test_matching_undoes_a_permutation(seed):
   labels = rng.integers(0, 10, 500)
   permutation = rng.permutation(10)
   clusters = permutation[labels]
-  mapping = evaluation.match_clusters(clusters, labels)
+  mapping = clustering.match_clusters(clusters, labels)
   assert mapping == {int(permutation[y]): y for y in range(10)}
-  assert evaluation.clustering_scores(clusters, labels) == {
+  assert clustering.clustering_scores(clusters, labels) == {
       'accuracy': 1.0, 'nmi': pytest.approx(1.0), 'ari': pytest.approx(1.0)}
 
 
@@ -50,8 +51,8 @@ def test_matching_beats_greedy():
   # left with cluster 1 -> class 1 (0 examples): 10 right. The best
   # one-to-one matching crosses over: 9 + 8 = 17 right.
   clusters, labels = _from_counts([[10, 9], [8, 0]])
-  assert evaluation.match_clusters(clusters, labels) == {0: 1, 1: 0}
-  assert evaluation.clustering_accuracy(clusters, labels) == pytest.approx(
+  assert clustering.match_clusters(clusters, labels) == {0: 1, 1: 0}
+  assert clustering.clustering_accuracy(clusters, labels) == pytest.approx(
       17 / 27)
 
 
@@ -60,12 +61,12 @@ def test_brute_force_agrees_with_hungarian():
   clusters, labels = rng.integers(0, 5, 200), rng.integers(0, 5, 200)
   best = max(np.mean(np.array(p)[clusters] == labels)
              for p in itertools.permutations(range(5)))
-  assert evaluation.clustering_accuracy(clusters, labels) == pytest.approx(best)
+  assert clustering.clustering_accuracy(clusters, labels) == pytest.approx(best)
 
 
 def test_scores_of_hand_made_clusterings():
   # Independent: two classes split evenly across two clusters.
-  scores = evaluation.clustering_scores(np.array([0, 1, 0, 1]),
+  scores = clustering.clustering_scores(np.array([0, 1, 0, 1]),
                                         np.array([0, 0, 1, 1]))
   assert scores['accuracy'] == 0.5
   assert scores['nmi'] == pytest.approx(0.0, abs=1e-12)
@@ -73,7 +74,7 @@ def test_scores_of_hand_made_clusterings():
   # Three clusters for two classes; the middle one is mixed. By hand:
   # MI = (2/3) ln 2, NMI = MI / ((ln 2 + ln 3) / 2); ARI = (2 - 1.2) / (4.5 -
   # 1.2); the best matching leaves the mixed cluster out: 4 of 6 right.
-  scores = evaluation.clustering_scores(np.array([0, 0, 1, 1, 2, 2]),
+  scores = clustering.clustering_scores(np.array([0, 0, 1, 1, 2, 2]),
                                         np.array([0, 0, 0, 1, 1, 1]))
   assert scores['accuracy'] == pytest.approx(4 / 6)
   assert scores['nmi'] == pytest.approx((2 / 3) * math.log(2) /
@@ -83,7 +84,7 @@ def test_scores_of_hand_made_clusterings():
 
 def test_describe_shows_a_merged_pair():
   clusters, labels = _from_counts([[50, 0, 0], [0, 30, 20], [0, 1, 0]])
-  table = evaluation.describe_clusters(clusters, labels).splitlines()
+  table = clustering.describe_clusters(clusters, labels).splitlines()
   assert table[2].split()[:3] == ['1', '50', '1']
   assert '1 60%, 2 40%' in table[2]
 
@@ -91,16 +92,16 @@ def test_describe_shows_a_merged_pair():
 def test_evaluator_batches_match_one_big_batch(config):
   """Padding and sharding the last partial batch change no prediction."""
   config.model.categorical_codes = (10, 3)
-  gan = train_step_lib.InfoGAN.from_config(config)
-  mesh = train_step_lib.make_mesh()
-  state = train_step_lib.create_state(gan, 0, (28, 28, 1), mesh)
+  gan = step_lib.TrainStep.from_config(config)
+  mesh = sharding.make_mesh()
+  state = step_lib.create_state(gan, 0, (28, 28, 1), mesh)
   images = np.random.default_rng(0).uniform(size=(50, 28, 28, 1)).astype(
       np.float32)
   labels = np.arange(50) % 10
-  evaluator = evaluation.ClusteringEvaluator(gan, mesh, images, labels,
+  evaluator = clustering.ClusteringEvaluator(gan.gan, mesh, images, labels,
                                              batch_size=16)
   predicted = evaluator.predict(state.d.variables())
-  _, q_out = gan.discriminator.apply(state.d.variables(), images, train=False)
+  _, q_out = gan.gan.discriminator.apply(state.d.variables(), images, train=False)
   expected = np.stack([np.argmax(q_out[:, :10], -1),
                        np.argmax(q_out[:, 10:13], -1)], -1)
   np.testing.assert_array_equal(predicted, expected)
@@ -120,7 +121,7 @@ def trained_workdir(tmp_path_factory):
   config.evaluators = ('clustering',)
   config.eval_every_steps = 2
   with tfds.testing.mock_data(num_examples=40):
-    train.train_and_evaluate(config, workdir)
+    trainer.train_and_evaluate(config, workdir)
   return config, workdir
 
 
@@ -135,7 +136,7 @@ def test_training_logs_evaluations_and_eval_mode_repeats_the_last(
     assert 0.0 <= r['eval_accuracy'] <= 1.0 and -1 <= r['eval_ari'] <= 1
     assert 0.0 <= r['eval_nmi'] <= 1.0
   with tfds.testing.mock_data(num_examples=40):
-    step, scores, report = train.evaluate(config, workdir)
+    step, scores, report = commands.evaluate(config, workdir)
   assert step == 4
   # The checkpoint holds the state the last in-training evaluation saw.
   assert scores == {k: v for k, v in evals[-1].items() if k != 'step'}
@@ -150,7 +151,7 @@ def test_figures_mode_writes_one_grid_per_code(trained_workdir):
   config = config.copy_and_resolve_references()
   config.continuous_sweep_steps = 5
   # No dataset needed: the image shape is the generator's.
-  paths = train.write_figures(config, workdir)
+  paths = commands.write_figures(config, workdir)
   assert [os.path.basename(p) for p in paths] == [
       'step_00000004_cat0.png', 'step_00000004_cont0.png',
       'step_00000004_cont1.png']

@@ -16,11 +16,12 @@ from infogan_jax.configs import faces3d
 from infogan_jax.configs import mnist
 from infogan_jax.configs import svhn
 from infogan_jax import config_validation
-from infogan_jax import input_pipeline
+from infogan_jax.data import pipeline
+from infogan_jax import gan as gan_lib
 from infogan_jax import latents
 from infogan_jax import models
-from infogan_jax import train
-from infogan_jax import train_step
+from infogan_jax import trainer
+from infogan_jax import sharding
 
 
 def dense(n_in, n_out, bias=True):
@@ -103,7 +104,7 @@ def test_parameter_counts_follow_the_paper(name):
   assert _count(d_params['d_out']) == want['d_out']
   assert _count(d_params.get('q_head', {})) + _count(d_params['q_out']) == (
       want['q'])
-  assert models.generator_output_shape(model_config) == image_shape
+  assert gan_lib.InfoGAN.from_config(get_config()).image_shape() == image_shape
 
 
 def _image_folder(root, n=12, size=(40, 36)):
@@ -125,7 +126,7 @@ def _tiny_run(config, workdir, steps=2):
   config.shuffle_buffer_size = 16
   config.sample_grid_columns = 2
   config.eval_batch_size = 8
-  state = train.train_and_evaluate(config, str(workdir))
+  state = trainer.train_and_evaluate(config, str(workdir))
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:
     records = [json.loads(line) for line in f]
   rows = [r for r in records if not any(k.startswith('eval_') for k in r)]
@@ -145,7 +146,7 @@ def test_each_experiment_trains_a_few_steps(name, tmp_path):
   else:
     config.download_data = 'always'  # the mocked download stands in for data
     with tfds.testing.mock_data(num_examples=16):
-      assert input_pipeline.image_shape(config) == image_shape
+      assert pipeline.image_shape(config) == image_shape
       state, rows = _tiny_run(config, tmp_path / 'work')
   assert int(state.step) == 2 and [r['step'] for r in rows] == [1, 2]
   for row in rows:
@@ -167,10 +168,10 @@ def test_image_folder_is_converted_and_resized(tmp_path):
   config = faces3d.get_config()
   config.image_folder = _image_folder(tmp_path)
   config.batch_size = 8
-  assert input_pipeline.image_shape(config) == (32, 32, 1)
-  sharding = train_step.stacked_data_sharding(train_step.make_mesh())
-  batch = np.asarray(next(input_pipeline.create_train_iterator(
-      config, sharding, (0.0, 1.0)))[0])
+  assert pipeline.image_shape(config) == (32, 32, 1)
+  placement = sharding.stacked_data(sharding.make_mesh())
+  batch = np.asarray(next(pipeline.create_train_iterator(
+      config, placement, (0.0, 1.0)))[0])
   assert batch.shape == (8, 32, 32, 1)
   assert 0.0 <= batch.min() and batch.max() <= 1.0 and batch.std() > 0.01
 
@@ -178,9 +179,9 @@ def test_image_folder_is_converted_and_resized(tmp_path):
 def test_image_folder_missing_is_explained(tmp_path):
   config = chairs3d.get_config()
   config.image_folder = str(tmp_path / 'nowhere')
-  with pytest.raises(input_pipeline.DataNotFoundError,
+  with pytest.raises(pipeline.DataNotFoundError,
                      match='image_folder=DIR'):
-    input_pipeline.image_shape(config)
+    pipeline.image_shape(config)
 
 
 def test_other_tfds_dataset_with_an_existing_architecture(tmp_path):
@@ -188,13 +189,14 @@ def test_other_tfds_dataset_with_an_existing_architecture(tmp_path):
   config.dataset = 'fashion_mnist'
   config.download_data = 'always'
   with tfds.testing.mock_data(num_examples=16):
-    shape = input_pipeline.image_shape(config)
-    config_validation.check_image_shape(config, shape)  # no error
+    shape = pipeline.image_shape(config)
+    generated = gan_lib.InfoGAN.from_config(config).image_shape()
+    config_validation.check_image_shape(config, generated, shape)  # no error
     config.dataset = 'svhn_cropped'
     with pytest.raises(config_validation.ConfigError,
                        match=r'\(32, 32, 3\) but config.model.generator'):
-      config_validation.check_image_shape(config,
-                                          input_pipeline.image_shape(config))
+      config_validation.check_image_shape(config, generated,
+                                          pipeline.image_shape(config))
 
 
 def test_variants_set_the_paper_tables():
@@ -211,4 +213,4 @@ def test_image_folder_keeps_rgb_when_channels_unset(tmp_path):
   config = faces3d.get_config()
   config.image_folder = _image_folder(tmp_path)
   config.image_channels = 0
-  assert input_pipeline.image_shape(config) == (32, 32, 3)
+  assert pipeline.image_shape(config) == (32, 32, 3)

@@ -20,8 +20,9 @@ import pytest
 import tensorflow_datasets as tfds
 
 from infogan_jax import checkpointing
-from infogan_jax import input_pipeline
-from infogan_jax import train
+from infogan_jax.data import pipeline
+from infogan_jax import commands
+from infogan_jax import trainer
 
 import conftest
 
@@ -136,7 +137,7 @@ def preempted(tmp_path_factory):
 @pytest.mark.slow
 def test_sigterm_saves_the_step_reached_and_exits_75(preempted):
   _, status, text, latest, last_logged = preempted
-  assert status == train.EXIT_PREEMPTED, text[-3000:]
+  assert status == commands.EXIT_PREEMPTED, text[-3000:]
   line = [l for l in text.splitlines() if l.startswith('preempted: ')]
   assert len(line) == 1, text[-3000:]
   step = int(line[0].split('stopped at step ')[1].split()[0])
@@ -221,7 +222,7 @@ def finished_run(tmp_path_factory):
   config = conftest.tiny_config()
   config.download_data = 'always'
   with tfds.testing.mock_data(num_examples=64):
-    state = train.train_and_evaluate(config, str(workdir))
+    state = trainer.train_and_evaluate(config, str(workdir))
   return config, workdir, jax.device_get(state)
 
 
@@ -234,7 +235,7 @@ def test_damaged_newest_checkpoint_is_set_aside_for_the_previous(
   damage(os.path.join(workdir, 'checkpoints', '4'))
   with tfds.testing.mock_data(num_examples=64):
     with caplog.at_level(logging.WARNING):
-      resumed = train.train_and_evaluate(config, workdir)
+      resumed = trainer.train_and_evaluate(config, workdir)
   warnings = [r.getMessage() for r in caplog.records
               if 'cannot be read' in r.getMessage()]
   assert len(warnings) == 1 and 'step 4' in warnings[0], warnings
@@ -251,7 +252,7 @@ def test_damaged_newest_checkpoint_is_set_aside_for_the_previous(
 
 def _poison_step(monkeypatch, bad_step: int):
   """Feeds NaN images at `bad_step` (1-based), real batches otherwise."""
-  real = input_pipeline.create_train_source
+  real = pipeline.create_train_source
 
   def source(config, mesh, value_range, start_step=0):
     for step, batch in enumerate(
@@ -259,7 +260,7 @@ def _poison_step(monkeypatch, bad_step: int):
         start=start_step + 1):
       yield batch * jnp.nan if step == bad_step else batch
 
-  monkeypatch.setattr(input_pipeline, 'create_train_source', source)
+  monkeypatch.setattr(pipeline, 'create_train_source', source)
 
 
 def test_nan_stops_naming_the_step_and_keeps_the_last_checkpoint(
@@ -268,8 +269,8 @@ def test_nan_stops_naming_the_step_and_keeps_the_last_checkpoint(
   config.num_train_steps = 8
   _poison_step(monkeypatch, 5)
   with tfds.testing.mock_data(num_examples=64):
-    status = train.run(config, str(tmp_path))
-  assert status == train.EXIT_NONFINITE
+    status = commands.run(config, str(tmp_path))
+  assert status == commands.EXIT_NONFINITE
   error = capsys.readouterr().err.strip().splitlines()[-1]
   assert error.startswith('error: non-finite loss or gradient at step 5;')
   assert 'the last good checkpoint, step 4, is kept' in error
@@ -287,7 +288,7 @@ def test_nan_skipped_and_counted_under_skip(mock_config, tmp_path,
   config.on_nonfinite = 'skip'
   _poison_step(monkeypatch, 5)
   with tfds.testing.mock_data(num_examples=64):
-    state = train.train_and_evaluate(config, str(tmp_path))
+    state = trainer.train_and_evaluate(config, str(tmp_path))
   assert int(state.step) == 8
   with open(tmp_path / 'metrics.jsonl') as f:
     counts = {r['step']: r['nonfinite_steps'] for r in map(json.loads, f)}

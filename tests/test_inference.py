@@ -13,10 +13,11 @@ import tensorflow_datasets as tfds
 import conftest
 import infogan_jax
 from infogan_jax import checkpointing
-from infogan_jax import evaluation
-from infogan_jax import models
-from infogan_jax import train
-from infogan_jax import train_step as train_step_lib
+from infogan_jax import gan as gan_lib
+from infogan_jax import keys
+from infogan_jax.evaluators import clustering
+from infogan_jax import trainer
+from infogan_jax import sharding
 
 STEPS = 200
 
@@ -34,11 +35,11 @@ def run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('run'))
   # On one device: 200 steps of all-reduces over 8 fake CPU devices can hit
   # XLA:CPU's 40 s rendezvous timeout on a loaded two-core machine.
-  one_device = train_step_lib.make_mesh(jax.devices()[:1])
+  one_device = sharding.make_mesh(jax.devices()[:1])
   with pytest.MonkeyPatch.context() as patch, tfds.testing.mock_data(
       num_examples=64):
-    patch.setattr(train_step_lib, 'make_mesh', lambda: one_device)
-    state = train.train_and_evaluate(config, workdir)
+    patch.setattr(sharding, 'make_mesh', lambda: one_device)
+    state = trainer.train_and_evaluate(config, workdir)
   return config, workdir, state
 
 
@@ -103,10 +104,10 @@ def test_posterior_recovers_the_categorical_code_after_training(model):
 def test_posterior_agrees_with_the_clustering_evaluator(run, model):
   config, _, state = run
   images = np.asarray(model.generate(jax.random.key(6), 32))
-  gan = train_step_lib.InfoGAN.from_config(config)
-  low, high = models.output_range(config.model)
-  evaluator = evaluation.ClusteringEvaluator(
-      gan, train_step_lib.make_mesh(jax.devices()[:1]),
+  gan = gan_lib.InfoGAN.from_config(config)
+  low, high = gan.value_range
+  evaluator = clustering.ClusteringEvaluator(
+      gan, sharding.make_mesh(jax.devices()[:1]),
       images * (high - low) + low,
       np.zeros(32, np.int32), batch_size=16)
   np.testing.assert_array_equal(evaluator.predict(state.d.variables()),
@@ -132,8 +133,9 @@ def test_traverse_rows_sweep_one_code(model):
   grid = model.traverse('cat0', columns=columns)
   assert grid.shape == (10 * cell - 2, columns * cell - 2, 1)
   assert 0.0 <= grid.min() and grid.max() <= 1.0
-  # Row 3 shows category 3 on the same draws as every other row.
-  key = jax.random.key(model.config.seed)
+  # Row 3 shows category 3 on the same draws as every other row (by
+  # default those of the seed's 'traversals' stream).
+  key = keys.stream(model.config.seed, 'traversals')
   row = model.generate(key, columns, codes={'cat0': 3})
   np.testing.assert_allclose(grid[3 * cell:3 * cell + 28, :28], row[0],
                              atol=1e-6)
@@ -199,7 +201,7 @@ def test_resuming_with_another_model_stops_before_touching_the_run(run):
   with tfds.testing.mock_data(num_examples=64):
     with pytest.raises(checkpointing.IncompatibleCheckpointError,
                        match='model.leaky_relu_slope: 0.1 in the checkpoint'):
-      train.train_and_evaluate(config, workdir)
+      trainer.train_and_evaluate(config, workdir)
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == before
   with open(os.path.join(workdir, 'config.json')) as f:
     assert json.load(f)['model']['leaky_relu_slope'] == 0.1

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from infogan_jax import input_pipeline
-from infogan_jax import train_step
+from infogan_jax.data import pipeline
+from infogan_jax import sharding
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _first_batch(config, value_range):
-  sharding = train_step.stacked_data_sharding(train_step.make_mesh())
-  return next(input_pipeline.create_train_iterator(config, sharding,
+  placement = sharding.stacked_data(sharding.make_mesh())
+  return next(pipeline.create_train_iterator(config, placement,
                                                    value_range))[0]
 
 
@@ -40,11 +40,11 @@ def test_order_depends_only_on_the_step(config):
   """A resumed iterator continues the uninterrupted order, across epochs."""
   config.download_data = 'always'
   config.shuffle_buffer_size = 8  # each epoch of 24 in its own order
-  sharding = train_step.stacked_data_sharding(train_step.make_mesh())
+  placement = sharding.stacked_data(sharding.make_mesh())
 
   def batches(start_step, n):
-    it = input_pipeline.create_train_iterator(
-        config, sharding, (0.0, 1.0), start_step=start_step)
+    it = pipeline.create_train_iterator(
+        config, placement, (0.0, 1.0), start_step=start_step)
     return [np.asarray(next(it))[0] for _ in range(n)]
 
   with tfds.testing.mock_data(num_examples=24):
@@ -61,10 +61,10 @@ def test_order_depends_only_on_the_step(config):
 
 def test_data_dir_from_config_or_environment(monkeypatch):
   monkeypatch.setenv('TFDS_DATA_DIR', '/from/env')
-  assert input_pipeline.resolve_data_dir('') == '/from/env'
-  assert input_pipeline.resolve_data_dir('/from/config') == '/from/config'
+  assert pipeline.resolve_data_dir('') == '/from/env'
+  assert pipeline.resolve_data_dir('/from/config') == '/from/config'
   monkeypatch.delenv('TFDS_DATA_DIR')
-  assert input_pipeline.resolve_data_dir('') is None
+  assert pipeline.resolve_data_dir('') is None
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_offline_build_from_original_files(config, mnist_manual_dir, tmp_path):
        f'--data_dir={data_dir}'], capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   config.data_dir = str(data_dir)
-  assert input_pipeline.image_shape(config) == (28, 28, 1)
+  assert pipeline.image_shape(config) == (28, 28, 1)
   batch = np.asarray(_first_batch(config, (0.0, 1.0)))
   assert batch.shape == (16, 28, 28, 1)
   # Real digits: mostly black background with some white strokes.
@@ -99,15 +99,15 @@ def test_offline_build_from_original_files(config, mnist_manual_dir, tmp_path):
 def test_device_dataset_holds_the_pipelines_images(config):
   config.download_data = 'always'
   config.batch_size = 8
-  replicated = train_step.replicated_sharding(train_step.make_mesh())
+  replicated = sharding.replicated(sharding.make_mesh())
   with tfds.testing.mock_data(num_examples=24):
-    dataset = input_pipeline.load_device_dataset(config, replicated,
+    dataset = pipeline.load_device_dataset(config, replicated,
                                                  (-1.0, 1.0))
     config.shuffle_buffer_size = 1  # the pipeline's order, unshuffled
     config.steps_per_call = 3
-    sharding = train_step.stacked_data_sharding(train_step.make_mesh())
-    epoch = np.asarray(next(input_pipeline.create_train_iterator(
-        config, sharding, (-1.0, 1.0), steps_per_call=3)))
+    placement = sharding.stacked_data(sharding.make_mesh())
+    epoch = np.asarray(next(pipeline.create_train_iterator(
+        config, placement, (-1.0, 1.0), steps_per_call=3)))
   assert dataset.images.shape == (24, 28, 28, 1)
   assert dataset.images.sharding.is_fully_replicated
   # The same 24 preprocessed images, in whatever order each path reads them.
@@ -121,17 +121,17 @@ def test_device_dataset_holds_the_pipelines_images(config):
 def test_each_process_reads_its_own_share(config, mnist_data_dir, monkeypatch):
   """Two processes' shares of MNIST's training split: disjoint, complete."""
   config.data_dir = mnist_data_dir
-  _, tfds_module = input_pipeline._tfds()  # pylint: disable=protected-access
+  _, tfds_module = pipeline._tfds()  # pylint: disable=protected-access
   shares = []
   for index in (0, 1):
     monkeypatch.setattr(jax, 'process_count', lambda: 2)
     monkeypatch.setattr(jax, 'process_index', lambda i=index: i)
-    ds = input_pipeline._read_split(config, tfds_module)  # pylint: disable=protected-access
+    ds = pipeline._read_split(config, tfds_module)  # pylint: disable=protected-access
     shares.append({hash(image.tobytes()) for image in
                    (ex['image'] for ex in tfds_module.as_numpy(ds))})
   monkeypatch.undo()
   everything = {hash(ex['image'].tobytes()) for ex in tfds_module.as_numpy(
-      input_pipeline.get_builder(config).as_dataset(split='train'))}
+      pipeline.get_builder(config).as_dataset(split='train'))}
   # MNIST repeats a handful of images, so compare sets of distinct images.
   assert shares[0] | shares[1] == everything
   assert len(shares[0] & shares[1]) < 20
@@ -143,10 +143,10 @@ def test_can_reach_a_listening_port_and_not_a_closed_one():
   with socket.socket() as server:
     server.bind(('127.0.0.1', 0))
     server.listen()
-    assert input_pipeline.can_reach(server.getsockname(), timeout_s=5)
+    assert pipeline.can_reach(server.getsockname(), timeout_s=5)
   with socket.socket() as closed:
     closed.bind(('127.0.0.1', 0))  # bound, not listening: refused at once
-    assert not input_pipeline.can_reach(closed.getsockname(), timeout_s=5)
+    assert not pipeline.can_reach(closed.getsockname(), timeout_s=5)
 
 
 @pytest.mark.parametrize('setting,online,outcome', [
@@ -158,49 +158,49 @@ def test_can_reach_a_listening_port_and_not_a_closed_one():
 def test_missing_data_is_downloaded_only_when_it_can_be(
     config, tmp_path, monkeypatch, setting, online, outcome):
   downloads = []
-  monkeypatch.setattr(input_pipeline, 'can_reach', lambda: online)
+  monkeypatch.setattr(pipeline, 'can_reach', lambda: online)
   monkeypatch.setattr(tfds.core.DatasetBuilder, 'download_and_prepare',
                       lambda self, **kwargs: downloads.append(self.name))
   config.data_dir = str(tmp_path / 'empty')
   config.download_data = setting
   if outcome == 'downloaded':
-    input_pipeline.get_builder(config)
+    pipeline.get_builder(config)
     assert downloads == ['mnist']
   else:
-    with pytest.raises(input_pipeline.DataNotFoundError, match=outcome) as e:
-      input_pipeline.get_builder(config)
+    with pytest.raises(pipeline.DataNotFoundError, match=outcome) as e:
+      pipeline.get_builder(config)
     assert 'tfds build mnist --manual_dir=' in str(e.value)
     assert not downloads
 
 
 def test_dataset_is_checked_before_jax_starts(config, tmp_path, monkeypatch):
   config.dataset = 'no_such_dataset'
-  with pytest.raises(input_pipeline.ConfigError, match='config.dataset='):
-    input_pipeline.check_dataset(config)
+  with pytest.raises(pipeline.ConfigError, match='config.dataset='):
+    pipeline.check_dataset(config)
   # Missing from a local data_dir: reported unless it can be downloaded.
   config.dataset = 'mnist'
   config.data_dir = str(tmp_path)
   for setting, online, message in (('never', True, "'never'"),
                                    ('auto', False, 'cannot reach')):
     config.download_data = setting
-    monkeypatch.setattr(input_pipeline, 'can_reach', lambda o=online: o)
-    with pytest.raises(input_pipeline.DataNotFoundError, match=message):
-      input_pipeline.check_dataset(config)
+    monkeypatch.setattr(pipeline, 'can_reach', lambda o=online: o)
+    with pytest.raises(pipeline.DataNotFoundError, match=message):
+      pipeline.check_dataset(config)
   config.download_data = 'auto'
-  monkeypatch.setattr(input_pipeline, 'can_reach', lambda: True)
-  input_pipeline.check_dataset(config)  # get_builder will download it
+  monkeypatch.setattr(pipeline, 'can_reach', lambda: True)
+  pipeline.check_dataset(config)  # get_builder will download it
   # Prepared (the files TFDS writes): fine, online or not.
   (tmp_path / 'mnist' / '3.0.1').mkdir(parents=True)
   (tmp_path / 'mnist' / '3.0.1' / 'dataset_info.json').write_text('{}')
-  monkeypatch.setattr(input_pipeline, 'can_reach', lambda: False)
-  input_pipeline.check_dataset(config)
+  monkeypatch.setattr(pipeline, 'can_reach', lambda: False)
+  pipeline.check_dataset(config)
   # ... all without TensorFlow.
   probe = ('import sys\n'
-           'from infogan_jax import input_pipeline\n'
+           'from infogan_jax.data import pipeline\n'
            'from infogan_jax.configs import mnist\n'
            'config = mnist.get_config()\n'
            f'config.data_dir = {str(tmp_path)!r}\n'
-           'input_pipeline.check_dataset(config)\n'
+           'pipeline.check_dataset(config)\n'
            'print("tensorflow" in sys.modules)\n')
   result = subprocess.run([sys.executable, '-c', probe], cwd=REPO,
                           capture_output=True, text=True, timeout=300)

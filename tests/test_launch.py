@@ -392,16 +392,19 @@ def test_tpu_pod_all_deletes_the_slice_when_the_start_fails(tmp_path):
 
 def test_tpu_pod_all_interrupted_while_waiting_keeps_the_slice(tmp_path):
   env = _fake_gcloud(tmp_path, FAKE_POLLS_RUNNING='1000')
+  # In a process group of its own, as a job started from a shell is.
   process = subprocess.Popen(
       [os.path.join(REPO, 'launch', 'tpu_pod.sh'), 'all'],
       env={**_clean_environment(), **env}, stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE, text=True)
+      stderr=subprocess.PIPE, text=True, start_new_session=True)
   # Generous limits: they only bound a wait on a busy machine.
   deadline = time.time() + 120
   while not _lines(tmp_path / 'polls') and time.time() < deadline:
     time.sleep(0.1)
   assert _lines(tmp_path / 'polls'), 'never polled'  # the trap is set by then
-  process.send_signal(signal.SIGHUP)  # the terminal closed
+  # The terminal closed: the hangup reaches the whole job (the script and
+  # the gcloud or sleep it is waiting for), as a shell passes it on.
+  os.killpg(process.pid, signal.SIGHUP)
   _, stderr = process.communicate(timeout=120)
   assert process.returncode == 130
   assert 'delete' not in _calls(tmp_path)

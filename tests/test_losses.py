@@ -9,7 +9,7 @@ import pytest
 
 from infogan_jax import latents as latents_lib
 from infogan_jax import losses
-from infogan_jax import train_step
+from infogan_jax import step as step_lib
 
 
 def test_gan_losses_match_closed_forms():
@@ -42,15 +42,15 @@ def test_penalty_weights_each_code_type():
 def _mi_grads(config, lambda_categorical=1.0):
   config.lambda_categorical = lambda_categorical
   config.lambda_continuous = 1.0
-  gan = train_step.InfoGAN.from_config(config)
+  gan = step_lib.TrainStep.from_config(config)
   state = gan.init(0, (28, 28, 1))
   lat = latents_lib.sample(gan.spec, jax.random.key(1), 8)
 
   def penalty(g_params, d_params):
-    fakes, _ = gan.generate({'params': g_params,
+    fakes, _ = gan.gan.generate({'params': g_params,
                              'batch_stats': state.g.batch_stats}, lat,
                             train=True)
-    _, q_out, _ = gan.discriminate({'params': d_params,
+    _, q_out, _ = gan.gan.discriminate({'params': d_params,
                                     'batch_stats': state.d.batch_stats}, fakes)
     return gan.penalty(losses.mutual_information(gan.spec, q_out, lat))
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from infogan_jax.configs import mnist
+from infogan_jax import gan as gan_lib
 from infogan_jax import latents
 from infogan_jax import models
 
@@ -68,7 +69,8 @@ def test_output_shapes_and_range(mnist_models):
   assert float(images.min()) >= 0 and float(images.max()) <= 1
   logits, q_out = d.apply(d_vars, images, train=False)
   assert logits.shape == (5,) and q_out.shape == (5, spec.q_output_dim)
-  assert models.generator_output_shape(mnist.get_config().model) == (28, 28, 1)
+  assert gan_lib.InfoGAN.from_config(mnist.get_config()).image_shape() == (
+      28, 28, 1)
 
 
 def test_weights_are_normal_002_and_biases_zero(mnist_models):
@@ -148,6 +150,30 @@ def test_conv_transpose_module_matches_flax():
   np.testing.assert_allclose(ours.apply(variables, x),
                              flax_layer.apply(variables, x),
                              rtol=1e-5, atol=1e-5)
+
+
+def test_both_transposed_convolution_forms_share_parameters_and_outputs():
+  """config.conv_transpose picks how G's 'up' layers compute, not what:
+  the same variables (so the same checkpoints) give the same images."""
+  config = mnist.get_config()
+  z = jnp.asarray(np.random.default_rng(0).normal(
+      size=(3, latents.CodeSpec.from_config(config.model).input_dim)),
+                  jnp.float32)
+  images = {}
+  for form in ('matmul', 'native'):
+    generator, _ = models.build_models(config.model, conv_transpose=form)
+    variables = generator.init(jax.random.key(0), z, train=False)
+    images[form] = generator.apply(variables, z, train=False)
+    shapes = jax.tree.map(jnp.shape, variables)
+    assert shapes == images.setdefault('shapes', shapes)
+  np.testing.assert_allclose(images['matmul'], images['native'], atol=1e-5)
+  assert models.conv_transpose_form('auto', 'cpu') == 'matmul'
+  assert models.conv_transpose_form('auto', 'gpu') == 'native'
+  assert models.conv_transpose_form('auto', 'tpu') == 'native'
+  assert models.conv_transpose_form('native', 'cpu') == 'native'
+  config.conv_transpose = 'auto'
+  assert gan_lib.InfoGAN.from_config(config, platform='tpu').generator \
+      .conv_transpose == 'native'
 
 
 def test_bfloat16_compute_keeps_float32_parameters_and_outputs():

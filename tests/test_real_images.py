@@ -12,12 +12,12 @@ import pytest
 import tensorflow_datasets as tfds
 
 from infogan_jax import augment
-from infogan_jax import input_pipeline
+from infogan_jax.data import pipeline
 from infogan_jax import latents as latents_lib
 from infogan_jax import losses
 from infogan_jax import selection
-from infogan_jax import train
-from infogan_jax import train_step
+from infogan_jax import trainer
+from infogan_jax import step as step_lib
 
 SPEC = latents_lib.CodeSpec(noise_dim=3, categorical=(4,), num_continuous=1)
 
@@ -82,12 +82,12 @@ def test_consistency_on_hand_made_posteriors():
 def _real_data_grads(config, lambda_real_information, lambda_consistency):
   config.lambda_real_information = lambda_real_information
   config.lambda_consistency = lambda_consistency
-  gan = train_step.InfoGAN.from_config(config)
+  gan = step_lib.TrainStep.from_config(config)
   state = gan.init(0, (28, 28, 1))
   images = jax.random.uniform(jax.random.key(1), (8, 28, 28, 1))
 
   def loss(params):
-    _, q_out, _ = gan.discriminate(
+    _, q_out, _ = gan.gan.discriminate(
         {'params': params, 'batch_stats': state.d.batch_stats}, images)
     return gan.real_data_terms(params, state.d.batch_stats, q_out, images,
                                jax.random.key(2))
@@ -127,9 +127,9 @@ def test_a_step_with_zero_lambdas_is_the_papers_step(config):
     c = config.copy_and_resolve_references()
     for name, value in fields.items():
       c[name] = value
-    gan = train_step.InfoGAN.from_config(c)
+    gan = step_lib.TrainStep.from_config(c)
     images = jax.random.uniform(jax.random.key(3), (8, 28, 28, 1))
-    return jax.jit(lambda s, x: train_step.train_step(gan, s, x))(
+    return jax.jit(lambda s, x: step_lib.train_step(gan, s, x))(
         gan.init(0, (28, 28, 1)), images)
 
   paper, _ = step()
@@ -280,8 +280,8 @@ def test_no_label_reaches_training_or_selection(config, tmp_path,
                                                 monkeypatch):
   """Two restarts train and one is selected from a dataset whose examples
   have no label at all."""
-  real_get_builder = input_pipeline.get_builder
-  monkeypatch.setattr(input_pipeline, 'get_builder',
+  real_get_builder = pipeline.get_builder
+  monkeypatch.setattr(pipeline, 'get_builder',
                       lambda c: _WithoutLabels(real_get_builder(c)))
   config.download_data = 'always'  # TFDS's mocked download stands in for data
   config.num_train_steps = 2
@@ -294,7 +294,7 @@ def test_no_label_reaches_training_or_selection(config, tmp_path,
   with tfds.testing.mock_data(num_examples=64):
     for seed, workdir in enumerate(workdirs):
       config.seed = seed
-      assert int(train.train_and_evaluate(config, workdir).step) == 2
+      assert int(trainer.train_and_evaluate(config, workdir).step) == 2
     images = selection.training_images(config, 10)
     report = selection.select(workdirs, num_images=24)
     early = selection.select(workdirs, num_images=24, step=1)

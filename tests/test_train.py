@@ -9,7 +9,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from infogan_jax import config_validation
-from infogan_jax import train
+from infogan_jax import trainer
 
 
 def _read_metrics(workdir):
@@ -28,12 +28,12 @@ def mock_config(config):
 def test_train_writes_metrics_samples_checkpoints(mock_config, tmp_path):
   workdir = str(tmp_path)
   with tfds.testing.mock_data(num_examples=64):
-    state = train.train_and_evaluate(mock_config, workdir)
+    state = trainer.train_and_evaluate(mock_config, workdir)
   assert int(state.step) == 4
   rows = _read_metrics(workdir)
   assert [r['step'] for r in rows] == [2, 4]
-  for key in ('d_loss', 'g_loss', 'mi_cat_nats', 'h_cat_nats', 'mi_cont_nats',
-              'd_real', 'd_fake'):
+  for key in ('d_loss', 'g_loss', 'mi_cat_nats', 'mi_cont_nats', 'd_real',
+              'd_fake'):
     assert all(np.isfinite(r[key]) for r in rows), key
   samples = sorted(os.listdir(os.path.join(workdir, 'samples')))
   assert samples == [f'step_0000000{s}_{code}.png' for s in (2, 4)
@@ -57,9 +57,9 @@ def test_train_writes_metrics_samples_checkpoints(mock_config, tmp_path):
 def test_resume_continues_from_checkpoint(mock_config, tmp_path):
   workdir = str(tmp_path)
   with tfds.testing.mock_data(num_examples=64):
-    train.train_and_evaluate(mock_config, workdir)
+    trainer.train_and_evaluate(mock_config, workdir)
     mock_config.num_train_steps = 6
-    state = train.train_and_evaluate(mock_config, workdir)
+    state = trainer.train_and_evaluate(mock_config, workdir)
   assert int(state.step) == 6
   assert [r['step'] for r in _read_metrics(workdir)] == [2, 4, 6]
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == [
@@ -69,8 +69,8 @@ def test_resume_continues_from_checkpoint(mock_config, tmp_path):
 def test_finished_run_does_no_more_steps(mock_config, tmp_path):
   workdir = str(tmp_path)
   with tfds.testing.mock_data(num_examples=64):
-    first = train.train_and_evaluate(mock_config, workdir)
-    again = train.train_and_evaluate(mock_config, workdir)
+    first = trainer.train_and_evaluate(mock_config, workdir)
+    again = trainer.train_and_evaluate(mock_config, workdir)
   assert int(again.step) == 4
   np.testing.assert_array_equal(first.g.params['Dense_0']['kernel'],
                                 again.g.params['Dense_0']['kernel'])
@@ -82,7 +82,7 @@ def test_data_on_device_with_scanned_steps(mock_config, tmp_path):
   mock_config.data_on_device = True
   mock_config.steps_per_call = 2
   with tfds.testing.mock_data(num_examples=40):
-    state = train.train_and_evaluate(mock_config, workdir)
+    state = trainer.train_and_evaluate(mock_config, workdir)
   assert int(state.step) == 4
   rows = _read_metrics(workdir)
   assert [r['step'] for r in rows] == [2, 4]
@@ -95,10 +95,10 @@ def test_resume_needs_a_steps_per_call_dividing_the_checkpoint(
   workdir = str(tmp_path)
   mock_config.num_train_steps = mock_config.checkpoint_every_steps = 2
   with tfds.testing.mock_data(num_examples=40):
-    train.train_and_evaluate(mock_config, workdir)
+    trainer.train_and_evaluate(mock_config, workdir)
     mock_config.steps_per_call = 3
     mock_config.num_train_steps = 6
     mock_config.log_every_steps = mock_config.sample_every_steps = 3
     mock_config.checkpoint_every_steps = 3
     with pytest.raises(config_validation.ConfigError, match='steps_per_call'):
-      train.train_and_evaluate(mock_config, workdir)
+      trainer.train_and_evaluate(mock_config, workdir)

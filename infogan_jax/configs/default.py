@@ -36,6 +36,11 @@ def get_config() -> ml_collections.ConfigDict:
   # otherwise stops at once with instructions for preparing it offline;
   # 'always' leaves the download to TFDS without that check; 'never' stops.
   config.download_data = 'auto'
+  # A module to import before the dataset is looked up, for a TFDS builder
+  # defined outside TFDS (importing it registers the builder). Such a
+  # builder makes its data itself: no download check (e.g.
+  # 'infogan_tools.sprites_builder' for configs/sprites.py). Empty: none.
+  config.dataset_module = ''
   # For dataset 'image_folder': the folder holding the images, laid out as
   # IMAGE_FOLDER/<train_split>/<any name>/*.png (or .jpg).
   config.image_folder = ''
@@ -101,6 +106,11 @@ def get_config() -> ml_collections.ConfigDict:
   # statistics and losses stay float32). bfloat16 is for GPUs and TPUs; it is
   # not the paper's setting.
   config.model.compute_dtype = 'float32'
+  # How G's transposed convolutions ('up' layers) are computed: 'matmul'
+  # (one matmul and shifts, fastest on XLA:CPU), 'native'
+  # (lax.conv_transpose, for GPUs and TPUs), or 'auto' (matmul on the CPU,
+  # native elsewhere). The same parameters and checkpoints either way.
+  config.conv_transpose = 'auto'
 
   # ------------------------------------------------------------ training
   # Global batch size, over all devices and processes. Must be divisible by

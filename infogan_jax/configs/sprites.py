@@ -1,5 +1,5 @@
 """InfoGAN on generated_sprites, the dataset with known factors that this
-package draws itself (`infogan_jax/sprites.py`: shape, scale, orientation,
+package draws itself (`infogan_tools/sprites.py`: shape, scale, orientation,
 x and y over 6,144 64x64 images). It needs no download, so the
 disentanglement metrics run end to end on any machine. It is NOT dSprites:
 its scores are not comparable with published dSprites numbers.
@@ -26,6 +26,7 @@ from infogan_jax.configs import dsprites
 def get_config():
   config = dsprites.get_config()
   config.dataset = 'generated_sprites'
+  config.dataset_module = 'infogan_tools.sprites_builder'
   config.d_learning_rate = 2e-4
   config.pixel_max = 255
   config.factor_keys = ('label_shape', 'label_scale', 'label_orientation',

@@ -17,7 +17,7 @@ degrees and 32 positions per axis): its metrics are not comparable with
 published dSprites numbers.
 
 `render(factors)` draws images from factor indices with NumPy alone; the TFDS
-builder `generated_sprites` (in `infogan_jax.sprites_builder`) stores them
+builder `generated_sprites` (in `infogan_tools.sprites_builder`) stores them
 for the input pipeline.
 """
 

@@ -1,7 +1,7 @@
 """A PyTorch eager version of the paper's MNIST train step, as a speed baseline.
 
 Only `benchmark.py --compare_torch` uses it. It does the same work per
-iteration as `train_step.train_step` on `configs/mnist.py` (same layers, no
+iteration as `infogan_jax.step.train_step` on `configs/mnist.py` (same layers, no
 bias before batch norm, one D/Q Adam update on real and fake images, then one
 G Adam update on fresh fakes, the same losses), in channels-last memory format.
 It is not a second implementation to train with: nothing checks that its

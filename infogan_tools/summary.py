@@ -1,8 +1,8 @@
 """One run's results as a small JSON record, for docs/results/.
 
-  python -m infogan_jax.summary --workdir=W --config_file=configs/mnist.py \
+  python -m infogan_tools.summary --workdir=W --config_file=configs/mnist.py \
       --wall_s=1950 > results.json
-  python -m infogan_jax.summary --table docs/results/*.json
+  python -m infogan_tools.summary --table docs/results/*.json
 
 The second form prints the records as a Markdown table.
 
@@ -16,30 +16,36 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 
-from absl import app
 from absl import flags
 
-_WORKDIR = flags.DEFINE_string('workdir', None, 'A finished run.')
-_TABLE = flags.DEFINE_bool('table', False,
-                           'Print the JSON records given as arguments as a '
-                           'Markdown table instead.')
-_SCREEN = flags.DEFINE_bool('screen', False,
-                            'Print the screen records given as arguments '
-                            '(scripts/screen_mnist.sh) as a Markdown table: '
-                            'a row per candidate, a column per seed.')
-_WALL_S = flags.DEFINE_float('wall_s', None,
-                             'Wall time of the run in seconds, if measured.')
+import infogan_tools
+
+FLAGS = flags.FlagValues()  # see infogan_tools/__init__.py
+_WORKDIR = flags.DEFINE_string('workdir', None, 'A finished run.',
+                               flag_values=FLAGS)
+_TABLE = flags.DEFINE_bool(
+    'table', False, 'Print the JSON records given as arguments as a Markdown '
+    'table instead.', flag_values=FLAGS)
+_SCREEN = flags.DEFINE_bool(
+    'screen', False, 'Print the screen records given as arguments '
+    '(scripts/screen_mnist.sh) as a Markdown table: a row per candidate, a '
+    'column per seed.', flag_values=FLAGS)
+_WALL_S = flags.DEFINE_float(
+    'wall_s', None, 'Wall time of the run in seconds, if measured.',
+    flag_values=FLAGS)
 _CONFIG_FILE = flags.DEFINE_string(
     'config_file', None, 'The config file the run was trained from, as '
-    'given to --config (recorded as is).')
+    'given to --config (recorded as is).', flag_values=FLAGS)
 _RESUMED_FROM_STEP = flags.DEFINE_integer(
     'resumed_from_step', None, 'The checkpoint step the measured training '
     'started from, when it continued an earlier run; --wall_s then covers '
-    'only the steps after it.')
+    'only the steps after it.', flag_values=FLAGS)
 _CANDIDATE = flags.DEFINE_string(
     'candidate', None, 'The name of the run in the screen '
-    '(scripts/screen_mnist.sh), if it is one of its candidates.')
+    '(scripts/screen_mnist.sh), if it is one of its candidates.',
+    flag_values=FLAGS)
 
 
 def _cpu_name() -> str:
@@ -101,7 +107,7 @@ def summarize(workdir: str, wall_s: float | None = None,
       'mi_in_generator_loss': config.get('mi_in_generator_loss', True),
       'steps': train.get('step'),
       'mi_cat_nats': train.get('mi_cat_nats'),
-      'h_cat_nats': train.get('h_cat_nats'),
+      'h_cat_nats': round(infogan_tools.categorical_entropy(workdir), 6),
       'mi_cont_nats': train.get('mi_cont_nats'),
       'eval_step': evaluation.get('step'),
       **{k: v for k, v in evaluation.items() if k.startswith('eval_')},
@@ -168,22 +174,24 @@ def screen_table(records: list[dict]) -> str:
   return '\n'.join(lines)
 
 
-def main(argv):
+def main(argv=None) -> int:
+  argv = infogan_tools.parse_flags(FLAGS, argv)
   if _TABLE.value or _SCREEN.value:
     records = []
     for path in argv[1:]:
       with open(path) as f:
         records.append(json.load(f))
     print(screen_table(records) if _SCREEN.value else table(records))
-    return
+    return 0
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    infogan_tools.usage_error(f'unexpected arguments: {argv[1:]}')
   if not _WORKDIR.value:
-    raise app.UsageError('--workdir is required (or --table FILES)')
+    infogan_tools.usage_error('--workdir is required (or --table FILES)')
   print(json.dumps(summarize(_WORKDIR.value, _WALL_S.value, _CANDIDATE.value,
                              _CONFIG_FILE.value, _RESUMED_FROM_STEP.value),
                    indent=1))
+  return 0
 
 
 if __name__ == '__main__':
-  app.run(main)
+  sys.exit(main())

@@ -1,6 +1,6 @@
-"""Speed of the train step: `python -m infogan_jax.benchmark --config=CONFIG`.
+"""Speed of the train step: `python -m infogan_tools.benchmark --config=CONFIG`.
 
-Times the same jitted call that `train.py` runs (`steps_per_call` iterations
+Times the same jitted call that `trainer.py` runs (`steps_per_call` iterations
 of one D update and one G update) and reports compile time, steady-state
 steps/s and images/s (the median over several timed windows after warm-up,
 each ended by `block_until_ready`), FLOPs per step from XLA's cost analysis,
@@ -29,36 +29,40 @@ import statistics
 import sys
 import time
 
-from absl import app
 from absl import flags
 import jax
 from ml_collections import config_flags
 import numpy as np
 
 from infogan_jax import config_validation
-from infogan_jax import models
-from infogan_jax import train_step as train_step_lib
+from infogan_jax import sharding
+from infogan_jax import step as step_lib
+from infogan_jax.data import device as device_data
+import infogan_tools
 
-FLAGS = flags.FLAGS
+FLAGS = flags.FlagValues()  # see infogan_tools/__init__.py
 _STEPS = flags.DEFINE_integer(
     'steps', 20, 'Iterations per timed window (rounded up to a multiple of '
-    'steps_per_call).')
-_WINDOWS = flags.DEFINE_integer('windows', 5, 'Timed windows; the median '
-                                'is reported.')
-_WARMUP = flags.DEFINE_integer('warmup_calls', 2, 'Untimed calls after '
-                               'compiling.')
+    'steps_per_call).', flag_values=FLAGS)
+_WINDOWS = flags.DEFINE_integer(
+    'windows', 5, 'Timed windows; the median is reported.', flag_values=FLAGS)
+_WARMUP = flags.DEFINE_integer(
+    'warmup_calls', 2, 'Untimed calls after compiling.', flag_values=FLAGS)
 _DATA = flags.DEFINE_enum('data', 'synthetic', ['synthetic', 'real'],
-                          'Where batches come from.')
+                          'Where batches come from.', flag_values=FLAGS)
 _SYNTHETIC_EXAMPLES = flags.DEFINE_integer(
     'synthetic_examples', 60_000, 'Size of the synthetic split held on the '
-    'devices when data_on_device is set (MNIST has 60,000).')
-_COMPARE_TORCH = flags.DEFINE_bool('compare_torch', False, 'Also time the '
-                                   'PyTorch eager reference step.')
-_PROFILE_DIR = flags.DEFINE_string('profile_dir', None, 'Write a profiler '
-                                   'trace of one window here and summarise it.')
+    'devices when data_on_device is set (MNIST has 60,000).',
+    flag_values=FLAGS)
+_COMPARE_TORCH = flags.DEFINE_bool(
+    'compare_torch', False, 'Also time the PyTorch eager reference step.',
+    flag_values=FLAGS)
+_PROFILE_DIR = flags.DEFINE_string(
+    'profile_dir', None, 'Write a profiler trace of one window here and '
+    'summarise it.', flag_values=FLAGS)
 config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
-                                lock_config=True)
-flags.mark_flags_as_required(['config'])
+                                lock_config=True, flag_values=FLAGS)
+flags.mark_flags_as_required(['config'], flag_values=FLAGS)
 
 
 def _synthetic_source(config, mesh, image_shape, value_range):
@@ -67,17 +71,15 @@ def _synthetic_source(config, mesh, image_shape, value_range):
   rng = np.random.default_rng(0)
   if config.data_on_device:
     images = rng.uniform(low, high, (_SYNTHETIC_EXAMPLES.value, *image_shape))
-    replicated = train_step_lib.replicated_sharding(mesh)
-    dataset = train_step_lib.DeviceDataset(
-        images=jax.device_put(images.astype(np.float32), replicated),
-        key=jax.device_put(jax.random.key_data(jax.random.key(0)), replicated))
+    dataset = device_data.create(images.astype(np.float32), config.seed,
+                                 sharding.replicated(mesh))
     while True:
       yield dataset
-  sharding = train_step_lib.stacked_data_sharding(mesh)
+  stacked = sharding.stacked_data(mesh)
   shape = (config.steps_per_call, config.batch_size, *image_shape)
   # A few distinct batches, already on the devices: only the step is timed.
   batches = [jax.device_put(rng.uniform(low, high, shape).astype(np.float32),
-                            sharding) for _ in range(4)]
+                            stacked) for _ in range(4)]
   while True:
     yield from batches
 
@@ -135,7 +137,7 @@ def _summarise_profile(profile_dir: str, steps: int) -> list[str]:
     return [f'profile: {path} (no XLA:CPU work in it)']
   span = spans[kind][1] - spans[kind][0]
   lines = [f'profile: {path}',
-           f'  XLA:CPU threads busy: ' + ', '.join(
+           '  XLA:CPU threads busy: ' + ', '.join(
                f'{100 * t / span:.0f}%' for t in busy.values()
                if t > span / 200) +
            f' of {span / 1e6:.0f} ms' + (
@@ -152,16 +154,15 @@ def run(config) -> dict:
   """Benchmarks `config`; returns the figures the JSON line holds."""
   config_validation.validate(config, device_count=jax.device_count(),
                              process_count=jax.process_count())
-  image_shape = models.generator_output_shape(config.model)
-  value_range = models.output_range(config.model)
+  train_step = step_lib.TrainStep.from_config(config)
+  image_shape = train_step.gan.image_shape()
+  value_range = train_step.gan.value_range
   per_call = config.steps_per_call
   calls = -(-_STEPS.value // per_call)
-  mesh = train_step_lib.make_mesh()
-  gan = train_step_lib.InfoGAN.from_config(config)
-  state = train_step_lib.create_state(gan, config.seed, image_shape, mesh)
-  call = train_step_lib.jit_train_steps(gan, mesh, per_call,
-                                        config.batch_size,
-                                        config.data_on_device)
+  mesh = sharding.make_mesh()
+  state = step_lib.create_state(train_step, config.seed, image_shape, mesh)
+  call = step_lib.jit_train_steps(train_step, mesh, per_call,
+                                  config.batch_size, config.data_on_device)
 
   synthetic = _synthetic_source(config, mesh, image_shape, value_range)
   start = time.perf_counter()
@@ -190,16 +191,16 @@ def run(config) -> dict:
       'data': _DATA.value,
   }
   if _DATA.value == 'real':
-    from infogan_jax import input_pipeline  # pylint: disable=g-import-not-at-top
+    from infogan_jax.data import pipeline  # pylint: disable=g-import-not-at-top
     warmup = _WARMUP.value
     if config.cache_dataset and not config.data_on_device:
       # Steady state: after one epoch has filled tf.data's cache. (The first
       # epoch also decodes the files.)
-      batches = input_pipeline.num_train_examples(config) // config.batch_size
+      batches = pipeline.num_train_examples(config) // config.batch_size
       warmup = max(warmup, -(-batches // per_call))
     seconds, state = _time_windows(
         compiled, state,
-        input_pipeline.create_train_source(config, mesh, value_range),
+        pipeline.create_train_source(config, mesh, value_range),
         calls, warmup)
     result['real_images_per_sec'] = calls * per_call * config.batch_size / (
         seconds)
@@ -213,7 +214,7 @@ def run(config) -> dict:
         _PROFILE_DIR.value, calls * per_call * (_WINDOWS.value +
                                                 _WARMUP.value))
   if _COMPARE_TORCH.value:
-    from infogan_jax import torch_reference  # pylint: disable=g-import-not-at-top
+    from infogan_tools import torch_reference  # pylint: disable=g-import-not-at-top
     torch = torch_reference.measure(config.batch_size, _STEPS.value,
                                     _WINDOWS.value)
     result['torch_images_per_sec'] = torch['images_per_sec']
@@ -249,20 +250,21 @@ def _table(result: dict) -> str:
   return '\n'.join(f'{name:<{width}}  {value}' for name, value in rows)
 
 
-def main(argv):
+def main(argv=None) -> int:
+  argv = infogan_tools.parse_flags(FLAGS, argv)
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    infogan_tools.usage_error(f'unexpected arguments: {argv[1:]}')
   try:
     result = run(FLAGS.config)
   except config_validation.ConfigError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
+    infogan_tools.usage_error(str(e))
   profile = result.pop('profile', [])
   print(_table(result))
   for line in profile:
     print(line)
   print(json.dumps(result))
+  return 0
 
 
 if __name__ == '__main__':
-  app.run(main)
+  sys.exit(main())

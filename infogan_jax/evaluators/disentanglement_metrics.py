@@ -27,11 +27,13 @@ Representations are [N, latents] floats, factors [N, factors] integers
 from __future__ import annotations
 
 from typing import Callable
+import warnings
 
 import numpy as np
 from scipy import stats
 from sklearn import ensemble
 from sklearn import metrics as sk_metrics
+from sklearn import preprocessing
 from sklearn import svm
 
 
@@ -46,12 +48,15 @@ def _gap(scores: np.ndarray) -> np.ndarray:
 
 
 def discretise(representation: np.ndarray, bins: int = 20) -> np.ndarray:
-  """Each latent into `bins` equal-width bins over its own range."""
-  out = np.zeros(representation.shape, np.int64)
-  for i, column in enumerate(representation.T):
-    edges = np.histogram(column, bins)[1]
-    out[:, i] = np.digitize(column, edges[:-1])
-  return out
+  """Each latent into `bins` equal-width bins over its own range (a constant
+  latent into one bin)."""
+  with warnings.catch_warnings():
+    # A constant latent is worth a warning only to a user of the discretiser.
+    warnings.filterwarnings('ignore', 'Feature .* is constant')
+    binned = preprocessing.KBinsDiscretizer(
+        bins, encode='ordinal', strategy='uniform',
+        subsample=None).fit_transform(np.asarray(representation, np.float64))
+  return binned.astype(np.int64)
 
 
 def mutual_information(discrete: np.ndarray, factors: np.ndarray) -> np.ndarray:

@@ -1,13 +1,15 @@
 """TFDS + tf.data input: each process reads its share, steps see global arrays.
 
-TensorFlow is imported here and nowhere else, so code that only generates
-(a notebook, a synthetic benchmark) never needs it.
+TensorFlow is imported here and nowhere else in the library (and only when
+a function needs it), so code that only generates (a notebook, a synthetic
+benchmark) never loads it.
 """
 
 from __future__ import annotations
 
 import glob
 import importlib
+import importlib.util
 import itertools
 import os
 import socket
@@ -17,19 +19,13 @@ from typing import Any, Iterator
 import jax
 import numpy as np
 
-from infogan_jax import config_validation
-from infogan_jax import train_step
-from infogan_jax.config_validation import ConfigError
+from infogan_jax import sharding
+from infogan_jax.data import device
+from infogan_jax.errors import ConfigError
+from infogan_jax.errors import DataNotFoundError
 
 
 IMAGE_FOLDER = 'image_folder'
-# Datasets this package draws itself: name -> the module of its TFDS builder.
-# They need no download; the first use prepares them in the data_dir.
-GENERATED = {'generated_sprites': 'infogan_jax.sprites_builder'}
-
-
-class DataNotFoundError(RuntimeError):
-  """The dataset is not prepared where TFDS looks, and cannot be downloaded."""
 
 
 def _tfds():
@@ -62,7 +58,16 @@ def check_dataset(config) -> None:
   Uses TFDS's registry and the file system only: TensorFlow is not imported,
   so a bad name or missing data offline is reported within seconds.
   """
-  if config.dataset == IMAGE_FOLDER or config.dataset in GENERATED:
+  if config.dataset_module:
+    try:
+      found = importlib.util.find_spec(config.dataset_module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+      found = False
+    if not found:
+      raise ConfigError('dataset_module', config.dataset_module,
+                        'no module of that name can be imported')
+    return  # its builder makes the data: nothing to download
+  if config.dataset == IMAGE_FOLDER:
     return
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   name = config.dataset.split(':')[0].split('/')[0]
@@ -127,10 +132,10 @@ def _missing_data_error(data_dir: str, name: str,
 def _download_and_prepare(builder, config) -> None:
   """Prepares a missing dataset: process 0 first while the others wait, then
   any process whose data_dir is not shared with process 0's."""
-  if config.download_data == 'never' and config.dataset not in GENERATED:
+  if config.download_data == 'never' and not config.dataset_module:
     raise _missing_data_error(builder.data_dir_root, config.dataset,
                               offline=False)
-  if (config.download_data == 'auto' and config.dataset not in GENERATED and
+  if (config.download_data == 'auto' and not config.dataset_module and
       not can_reach()):
     raise _missing_data_error(builder.data_dir_root, config.dataset,
                               offline=True)
@@ -159,8 +164,8 @@ def get_builder(config):
   if config.dataset == IMAGE_FOLDER:
     return _image_folder_builder(config, tf, tfds)
   data_dir = resolve_data_dir(config.data_dir)
-  if config.dataset in GENERATED:
-    importlib.import_module(GENERATED[config.dataset])  # registers it
+  if config.dataset_module:
+    importlib.import_module(config.dataset_module)  # registers its builder
   try:
     builder = tfds.builder(config.dataset, data_dir=data_dir)
   except tfds.core.DatasetNotFoundError:
@@ -273,16 +278,16 @@ def _preprocessed(ds, config, value_range: tuple[float, float],
 def create_train_source(config, mesh: jax.sharding.Mesh,
                         value_range: tuple[float, float],
                         start_step: int = 0) -> Iterator[Any]:
-  """What each call of `train_step.jit_train_steps` takes, endlessly.
+  """What each call of `step.jit_train_steps` takes, endlessly.
 
   With `config.data_on_device`, the same replicated DeviceDataset every time;
   otherwise stacks of `config.steps_per_call` batches from tf.data.
   """
   if config.data_on_device:
     return itertools.repeat(load_device_dataset(
-        config, train_step.replicated_sharding(mesh), value_range))
+        config, sharding.replicated(mesh), value_range))
   return create_train_iterator(
-      config, train_step.stacked_data_sharding(mesh), value_range,
+      config, sharding.stacked_data(mesh), value_range,
       start_step=start_step, steps_per_call=config.steps_per_call)
 
 
@@ -292,15 +297,15 @@ def _epoch_seed(config) -> int:
   return int(sequence.generate_state(1, np.uint32)[0]) << 20
 
 
-def create_train_iterator(config, sharding: jax.sharding.NamedSharding,
+def create_train_iterator(config, placement: jax.sharding.NamedSharding,
                           value_range: tuple[float, float],
                           start_step: int = 0,
                           steps_per_call: int = 1) -> Iterator[jax.Array]:
   """Yields global batches of training images as sharded `jax.Array`s.
 
   Each item stacks `steps_per_call` batches on a new leading axis,
-  [steps_per_call, batch, H, W, C], for `train_step.jit_train_steps`;
-  `sharding` must shard axis 1.
+  [steps_per_call, batch, H, W, C], for `step.jit_train_steps`;
+  `placement` must shard axis 1.
 
   Every process reads its own slice of the split and contributes
   batch_size / process_count images to each global batch. Labels are dropped:
@@ -340,7 +345,8 @@ def create_train_iterator(config, sharding: jax.sharding.NamedSharding,
   ds = ds.batch(steps_per_call)
   ds = ds.prefetch(tf.data.AUTOTUNE)
   for local in tfds.as_numpy(ds):
-    yield jax.make_array_from_process_local_data(sharding, np.asarray(local))
+    yield jax.make_array_from_process_local_data(placement,
+                                                 np.asarray(local))
 
 
 def read_whole_split(config, split: str, value_range: tuple[float, float],
@@ -381,36 +387,14 @@ def read_factors(config) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
   return np.concatenate(images), np.concatenate(factors), sizes
 
 
-def check_evaluation(config) -> None:
-  """Stops a run whose evaluators cannot work on its dataset (ConfigError)."""
-  if not config.evaluators:
-    return
-  info = get_builder(config).info
-  # (The split table is empty when TFDS has no metadata, e.g. under mocks;
-  # reading will then say what is wrong.)
-  if info.splits and config.eval_split not in info.splits:
-    raise ConfigError(
-        'eval_split', config.eval_split,
-        f"dataset '{config.dataset}' has the splits "
-        f"{', '.join(sorted(info.splits))}")
-  if any(name in config_validation.DISENTANGLEMENT
-         for name in config.evaluators):
-    for key in config.factor_keys:
-      feature = info.features[key] if key in info.features else None
-      if not hasattr(feature, 'num_classes'):
-        raise ConfigError(
-            'factor_keys', tuple(config.factor_keys),
-            f"dataset '{config.dataset}' has no class-label feature {key!r};"
-            f' its features: {", ".join(sorted(info.features))}')
-  if 'clustering' in config.evaluators and 'label' not in info.features:
-    raise ConfigError(
-        'evaluators', tuple(config.evaluators),
-        f"'clustering' needs class labels and dataset '{config.dataset}' has "
-        "none; drop it (--config.evaluators='()')")
+def dataset_info(config):
+  """The dataset's TFDS DatasetInfo: features, splits, sizes."""
+  return get_builder(config).info
 
 
-def load_device_dataset(config, sharding: jax.sharding.NamedSharding,
-                        value_range: tuple[float, float]):
+def load_device_dataset(config, placement: jax.sharding.NamedSharding,
+                        value_range: tuple[float, float]
+                        ) -> device.DeviceDataset:
   """The whole training split, preprocessed, as a replicated DeviceDataset.
 
   Every process reads the whole split (not its share): each device holds all
@@ -422,7 +406,4 @@ def load_device_dataset(config, sharding: jax.sharding.NamedSharding,
         'data_on_device', True,
         f'the split has {len(images)} images, fewer than batch_size '
         f'({config.batch_size})')
-  key = jax.random.key_data(jax.random.fold_in(jax.random.key(config.seed), 1))
-  return train_step.DeviceDataset(
-      images=jax.make_array_from_process_local_data(sharding, images),
-      key=jax.device_put(key, sharding))
+  return device.create(images, config.seed, placement)

@@ -1,12 +1,13 @@
 """Curves of logged metrics across runs, as one PNG (the paper's Figure 1).
 
-  python -m infogan_jax.plots --out=mi.png \
+  python -m infogan_tools.plots --out=mi.png \
       --run=InfoGAN=/tmp/mnist --run=GAN=/tmp/mnist_gan
 
 Each --run is LABEL=WORKDIR and reads WORKDIR/metrics.jsonl. Runs sharing a
 label are drawn as their mean with a band from their minimum to their
 maximum (e.g. several seeds); a label with one run is a plain line. For
-`mi_cat_nats` a dashed line marks H(c), the bound's maximum.
+`mi_cat_nats` a dashed line marks H(c), the bound's maximum (from the
+first run's config.json).
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from __future__ import annotations
 import collections
 import json
 import os
+import sys
 from typing import Sequence
 
-from absl import app
 from absl import flags
 import matplotlib
 import numpy as np
@@ -24,13 +25,20 @@ import numpy as np
 matplotlib.use('Agg')
 from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+import infogan_tools  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+FLAGS = flags.FlagValues()  # see infogan_tools/__init__.py
 _RUN = flags.DEFINE_multi_string(
-    'run', None, 'LABEL=WORKDIR; repeat for several runs (same LABEL: seeds).')
-_OUT = flags.DEFINE_string('out', None, 'Path of the PNG to write.')
+    'run', None, 'LABEL=WORKDIR; repeat for several runs (same LABEL: seeds).',
+    flag_values=FLAGS)
+_OUT = flags.DEFINE_string('out', None, 'Path of the PNG to write.',
+                           flag_values=FLAGS)
 _METRIC = flags.DEFINE_string('metric', 'mi_cat_nats',
-                              'The metrics.jsonl field to plot.')
+                              'The metrics.jsonl field to plot.',
+                              flag_values=FLAGS)
 _MAX_STEP = flags.DEFINE_integer('max_step', 0,
-                                 'Plot steps up to this one (0: all).')
+                                 'Plot steps up to this one (0: all).',
+                                 flag_values=FLAGS)
 
 
 def read_metric(workdir: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -91,22 +99,24 @@ def plot_runs(runs: Sequence[tuple[str, str]], out: str,
 def _parse_run(spec: str) -> tuple[str, str]:
   label, sep, workdir = spec.partition('=')
   if not sep or not label or not workdir:
-    raise app.UsageError(f'--run={spec}: expected LABEL=WORKDIR')
+    infogan_tools.usage_error(f'--run={spec}: expected LABEL=WORKDIR')
   return label, workdir
 
 
-def main(argv):
+def main(argv=None) -> int:
+  argv = infogan_tools.parse_flags(FLAGS, argv)
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    infogan_tools.usage_error(f'unexpected arguments: {argv[1:]}')
   runs = [_parse_run(spec) for spec in _RUN.value]
   reference = None
   if _METRIC.value == 'mi_cat_nats':
-    # Every run logs the entropy it is bounded by.
-    reference = float(read_metric(runs[0][1], 'h_cat_nats')[1][-1])
+    reference = infogan_tools.categorical_entropy(runs[0][1])
   plot_runs(runs, _OUT.value, _METRIC.value, _MAX_STEP.value, reference)
   print(_OUT.value)
+  return 0
 
+
+flags.mark_flags_as_required(['run', 'out'], flag_values=FLAGS)
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['run', 'out'])
-  app.run(main)
+  sys.exit(main())

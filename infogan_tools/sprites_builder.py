@@ -1,4 +1,4 @@
-"""TFDS builder `generated_sprites`: the images of `infogan_jax.sprites`.
+"""TFDS builder `generated_sprites`: the images of `infogan_tools.sprites`.
 
 Importing this module registers the builder, so `tfds.builder(
 'generated_sprites')` finds it. It needs no download: preparing it draws the
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow_datasets as tfds
 
-from infogan_jax import sprites
+from infogan_tools import sprites
 
 
 class GeneratedSprites(tfds.core.GeneratorBasedBuilder):

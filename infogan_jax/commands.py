@@ -1,0 +1,147 @@
+"""What the command does in each mode, and its exit status.
+
+`run(config, workdir, mode)` trains (`trainer.py`), or works on the newest
+checkpoint of a trained workdir: `evaluate` scores it, `write_figures` draws
+its code grids, `write_samples` generates images from it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+from etils import epath
+import jax
+import ml_collections
+import numpy as np
+
+from infogan_jax import checkpointing
+from infogan_jax import distributed
+from infogan_jax import errors
+from infogan_jax import evaluators as evaluators_lib
+from infogan_jax import images as images_lib
+from infogan_jax import trainer
+from infogan_jax import traversals
+from infogan_jax.errors import CheckpointNotFoundError
+from infogan_jax.errors import ConfigError
+
+# Exit statuses (errors.py says when each is used).
+EXIT_BAD_INPUT = errors.EXIT_BAD_INPUT
+EXIT_NONFINITE = errors.EXIT_NONFINITE
+EXIT_PREEMPTED = errors.EXIT_PREEMPTED
+
+
+def restore_trained(config, workdir: str, needs_data: bool):
+  """Mesh, step (with the networks) and the latest checkpoint of `workdir`."""
+  mesh, step, state = trainer.prepare(config, workdir, needs_data)
+  checkpoints = checkpointing.manager(workdir, config.max_checkpoints_to_keep)
+  try:
+    restored = checkpointing.restore_latest(checkpoints, state, config.model)
+  finally:
+    checkpoints.close()
+  if restored is None:
+    raise CheckpointNotFoundError(
+        f'no checkpoint in {os.path.join(workdir, "checkpoints")}; train '
+        f'first (--mode=train) or pass the workdir of a trained run')
+  return mesh, step, restored
+
+
+def evaluate(config: ml_collections.ConfigDict,
+             workdir: str) -> tuple[int, dict[str, float], str]:
+  """Runs the config's evaluators on the latest checkpoint of `workdir`.
+
+  The scores go to metrics.jsonl and TensorBoard at the checkpoint's step.
+  Returns (step, scores, a readable report of the scores and, for
+  'clustering', of what each category holds).
+  """
+  if not config.evaluators:
+    raise ConfigError(
+        'evaluators', tuple(config.evaluators),
+        f'--mode=eval needs at least one of {evaluators_lib.NAMES}')
+  mesh, train_step, state = restore_trained(config, workdir, needs_data=True)
+  evaluators = evaluators_lib.create(config, train_step.gan, mesh)
+  step = int(state.step)
+  notes = []
+  scores = evaluators_lib.run(evaluators, state, notes)
+  writer, _ = trainer.create_writers(workdir)
+  writer.write_scalars(step, scores)
+  writer.close()
+  report = [f'step {step}: ' + ' '.join(
+      f'{name}={value:.4f}' for name, value in scores.items())] + notes
+  return step, scores, '\n'.join(report)
+
+
+def write_figures(config: ml_collections.ConfigDict, workdir: str) -> list[str]:
+  """Code grids of the latest checkpoint of `workdir`, as PNGs in figures/.
+
+  One grid per code, laid out as the training samples are (rows: each
+  category, or `continuous_sweep` in `continuous_sweep_steps` values;
+  columns: `sample_grid_columns` draws of z and the other codes). Returns
+  the paths written.
+  """
+  _, train_step, state = restore_trained(config, workdir, needs_data=False)
+  grids = traversals.GridRenderer(config, train_step.gan)(state.g.variables())
+  return traversals.save_grids(grids, os.path.join(workdir, 'figures'),
+                               int(state.step))
+
+
+def write_samples(config: ml_collections.ConfigDict, workdir: str,
+                  num_samples: int = 64, codes: dict | None = None,
+                  seed: int = 0) -> list[str]:
+  """`num_samples` images of the latest checkpoint of `workdir`, the codes in
+  `codes` ({'cat0': 3, 'cont0': 0.5}) fixed, as a PNG grid and an .npz
+  (images in [0, 1], [n, H, W, C], and the latents that made them) in
+  generated/. The same seed gives the same images. Returns both paths.
+  """
+  from infogan_jax import inference  # pylint: disable=g-import-not-at-top
+  model = inference.load(workdir, config=config)
+  latents = model.sample_latents(jax.random.key(seed), num_samples, codes)
+  images = np.asarray(model.render(latents))
+  name = '_'.join([f'step_{model.step:08d}', f'seed{seed}'] +
+                  [f'{k}={v}' for k, v in sorted((codes or {}).items())])
+  directory = os.path.join(workdir, 'generated')
+  paths = [os.path.join(directory, name + '.png'),
+           os.path.join(directory, name + '.npz')]
+  if jax.process_index() == 0:
+    images_lib.save_png(images_lib.make_grid(
+        images, columns=math.ceil(math.sqrt(num_samples))), paths[0])
+    with epath.Path(paths[1]).open('wb') as f:
+      np.savez(f, images=images, step=model.step,
+               **{k: np.asarray(v) for k, v in latents._asdict().items()})
+  return paths
+
+
+def run(config: ml_collections.ConfigDict, workdir: str,
+        mode: str = 'train', sample_options: dict | None = None) -> int:
+  """Runs `mode` ('train', 'eval', 'figures' or 'sample', the latter with
+  `write_samples`'s keyword arguments `sample_options`); returns the exit
+  status.
+
+  0: done. EXIT_BAD_INPUT: the config, data, workdir or checkpoint cannot be
+  used; one line on stderr says why. EXIT_NONFINITE: a non-finite step
+  stopped training. EXIT_PREEMPTED: a preemption notice stopped training
+  after a checkpoint; run again to resume. Other errors propagate.
+  """
+  try:
+    distributed.check_same_config(config)
+    if mode == 'train':
+      trainer.train_and_evaluate(config, workdir)
+    elif mode == 'eval':
+      print(evaluate(config, workdir)[2])
+    elif mode == 'sample':
+      for path in write_samples(config, workdir, **(sample_options or {})):
+        print(path)
+    else:
+      for path in write_figures(config, workdir):
+        print(path)
+  except errors.BadInput as e:
+    print(f'error: {e}', file=sys.stderr)
+    return errors.EXIT_BAD_INPUT
+  except errors.NonFiniteError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return errors.EXIT_NONFINITE
+  except errors.Preempted as e:
+    print(e, file=sys.stderr)
+    return errors.EXIT_PREEMPTED
+  return 0
