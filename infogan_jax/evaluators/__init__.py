@@ -91,8 +91,11 @@ def run(evaluators: dict[str, base.Evaluator], state: state_lib.TrainState,
   have one are appended to it."""
   scores = {}
   for evaluator in evaluators.values():
+    if notes is None:  # no text wanted: the scores alone
+      scores.update(evaluator(state))
+      continue
     evaluator_scores, note = evaluator.report(state)
-    if notes is not None and note:
+    if note:
       notes.append(note)
     scores.update(evaluator_scores)
   return scores
