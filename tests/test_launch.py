@@ -390,31 +390,30 @@ def test_tpu_pod_all_deletes_the_slice_when_the_start_fails(tmp_path):
   assert _calls(tmp_path) == ['create', 'setup', 'start', 'delete']
 
 
+def _hangup_default():
+  # A shell cannot trap a signal it was started with ignored, and a suite
+  # run under nohup hands its children SIGHUP ignored: reset it, as a
+  # terminal's shell starts its jobs.
+  signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def test_tpu_pod_all_interrupted_while_waiting_keeps_the_slice(tmp_path):
   env = _fake_gcloud(tmp_path, FAKE_POLLS_RUNNING='1000')
   # In a process group of its own, as a job started from a shell is.
   process = subprocess.Popen(
       [os.path.join(REPO, 'launch', 'tpu_pod.sh'), 'all'],
       env={**_clean_environment(), **env}, stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE, text=True, start_new_session=True)
+      stderr=subprocess.PIPE, text=True, start_new_session=True,
+      preexec_fn=_hangup_default)
   # Generous limits: they only bound a wait on a busy machine.
   deadline = time.time() + 120
   while not _lines(tmp_path / 'polls') and time.time() < deadline:
     time.sleep(0.1)
   assert _lines(tmp_path / 'polls'), 'never polled'  # the trap is set by then
   # The terminal closed: the hangup reaches the whole job (the script and
-  # the gcloud or sleep it is waiting for), as a shell passes it on. Sent
-  # again every 5 s until the script ends: on a loaded machine bash has been
-  # seen to let a hangup that lands during a command substitution go by
-  # (twice in about 10 runs of the suite; the cause is not yet found).
-  stderr = ''
-  for _ in range(24):
-    os.killpg(process.pid, signal.SIGHUP)
-    try:
-      _, stderr = process.communicate(timeout=5)
-      break
-    except subprocess.TimeoutExpired:
-      continue
+  # the gcloud or sleep it is waiting for), as a shell passes it on.
+  os.killpg(process.pid, signal.SIGHUP)
+  _, stderr = process.communicate(timeout=120)
   assert process.returncode == 130
   assert 'delete' not in _calls(tmp_path)
   assert 'the training goes on and the slice is kept' in stderr
