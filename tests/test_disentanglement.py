@@ -64,6 +64,10 @@ def _all_scores(code):
   return scores
 
 
+# Its tests run on one pytest-xdist worker, which builds it once.
+SHARES_SCORES = pytest.mark.xdist_group('test_disentanglement:scores')
+
+
 @pytest.fixture(scope='module')
 def scores():
   return {name: _all_scores(code) for name, code in
@@ -71,6 +75,7 @@ def scores():
            ('mixed', _mixed)]}
 
 
+@SHARES_SCORES
 def test_the_factors_themselves_score_near_the_top(scores):
   exact = scores['exact']
   assert exact['mig'] > 0.95
@@ -83,6 +88,7 @@ def test_the_factors_themselves_score_near_the_top(scores):
   assert 0.9 * ceiling < exact['sap'] <= ceiling + 1e-9
 
 
+@SHARES_SCORES
 def test_an_independent_code_scores_near_zero(scores):
   random = scores['random']
   assert random['mig'] < 0.02 and random['sap'] < 0.05
@@ -92,11 +98,13 @@ def test_an_independent_code_scores_near_zero(scores):
   assert random['dci_informativeness'] < np.mean([1 / k for k in SIZES]) + 0.1
 
 
+@SHARES_SCORES
 def test_permuting_the_latents_changes_nothing(scores):
   for name, value in scores['exact'].items():
     assert scores['permuted'][name] == pytest.approx(value, abs=0.02), name
 
 
+@SHARES_SCORES
 def test_two_factors_in_one_latent_score_lower(scores):
   exact, mixed = scores['exact'], scores['mixed']
   assert mixed['mig'] < exact['mig'] - 0.2

@@ -112,6 +112,10 @@ def test_evaluator_batches_match_one_big_batch(config):
   assert scores['eval_cat1_accuracy'] <= 3 / 10 + 1e-9  # 3 categories only
 
 
+# Its tests run on one pytest-xdist worker, which builds it once.
+SHARES_TRAINED_WORKDIR = pytest.mark.xdist_group('test_evaluation:trained_workdir')
+
+
 @pytest.fixture(scope='module')
 def trained_workdir(tmp_path_factory):
   """A 4-step run on mock MNIST with the clustering evaluator on."""
@@ -146,6 +150,7 @@ def test_training_logs_evaluations_and_eval_mode_repeats_the_last(
     assert json.loads(f.readlines()[-1]) == {'step': 4, **scores}
 
 
+@SHARES_TRAINED_WORKDIR
 def test_figures_mode_writes_one_grid_per_code(trained_workdir):
   config, workdir = trained_workdir
   config = config.copy_and_resolve_references()
@@ -160,6 +165,7 @@ def test_figures_mode_writes_one_grid_per_code(trained_workdir):
   assert Image.open(paths[1]).size == (3 * 30 - 2, 5 * 30 - 2)
 
 
+@SHARES_TRAINED_WORKDIR
 def test_summary_of_a_finished_run(trained_workdir):
   _, workdir = trained_workdir
   record = summary.summarize(workdir, wall_s=90)

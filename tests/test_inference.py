@@ -21,6 +21,9 @@ from infogan_jax import sharding
 
 STEPS = 200
 
+# The tests share the module's run: one pytest-xdist worker builds it once.
+pytestmark = pytest.mark.xdist_group('test_inference:run')
+
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):

@@ -28,6 +28,10 @@ def count(tree):
   return sum(x.size for x in jax.tree.leaves(tree))
 
 
+# Its tests run on one pytest-xdist worker, which builds it once.
+SHARES_MNIST_MODELS = pytest.mark.xdist_group('test_models:mnist_models')
+
+
 @pytest.fixture(scope='module')
 def mnist_models():
   config = mnist.get_config()
@@ -39,6 +43,7 @@ def mnist_models():
   return config, spec, g, d, g_vars, d_vars
 
 
+@SHARES_MNIST_MODELS
 def test_generator_matches_paper_table(mnist_models):
   # FC1024 BN ReLU; FC 7x7x128 BN ReLU; upconv64 s2 BN ReLU; upconv1 s2.
   _, spec, _, _, g_vars, _ = mnist_models
@@ -48,6 +53,7 @@ def test_generator_matches_paper_table(mnist_models):
   assert count(g_vars['params']) == want
 
 
+@SHARES_MNIST_MODELS
 def test_discriminator_and_q_match_paper_table(mnist_models):
   # Shared: conv64 s2 lReLU; conv128 s2 BN lReLU; FC1024 BN lReLU.
   # D: FC1. Q: FC128 BN lReLU, FC out (10 logits + 2 means).
@@ -61,6 +67,7 @@ def test_discriminator_and_q_match_paper_table(mnist_models):
       dense(1024, 128, False) + bn(128) + dense(128, 12))
 
 
+@SHARES_MNIST_MODELS
 def test_output_shapes_and_range(mnist_models):
   _, spec, g, d, g_vars, d_vars = mnist_models
   lat = latents.sample(spec, jax.random.key(2), 5)
@@ -73,6 +80,7 @@ def test_output_shapes_and_range(mnist_models):
       28, 28, 1)
 
 
+@SHARES_MNIST_MODELS
 def test_weights_are_normal_002_and_biases_zero(mnist_models):
   _, _, _, _, g_vars, d_vars = mnist_models
   kernel = np.asarray(g_vars['params']['Dense_1']['kernel'])
@@ -82,6 +90,7 @@ def test_weights_are_normal_002_and_biases_zero(mnist_models):
   np.testing.assert_array_equal(d_vars['params']['body']['Conv_0']['bias'], 0)
 
 
+@SHARES_MNIST_MODELS
 def test_batch_norm_momentum_has_flax_meaning(mnist_models):
   config, spec, g, _, g_vars, _ = mnist_models
   assert config.model.batch_norm_momentum == 0.9
