@@ -44,6 +44,15 @@ def tiny_config():
   return config
 
 
+def train_on_one_device(patch: pytest.MonkeyPatch):
+  """Makes the trainer build its mesh on the first device only."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from infogan_jax import sharding  # pylint: disable=g-import-not-at-top
+  make_mesh = sharding.make_mesh
+  patch.setattr(sharding, 'make_mesh',
+                lambda devices=None: make_mesh(jax.devices()[:1]))
+
+
 @pytest.fixture
 def config():
   return tiny_config()

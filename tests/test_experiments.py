@@ -10,6 +10,8 @@ from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
 
+import conftest
+
 from infogan_jax.configs import celeba
 from infogan_jax.configs import chairs3d
 from infogan_jax.configs import faces3d
@@ -142,9 +144,7 @@ def one_device(monkeypatch):
   a step of these full-size networks takes ~10x longer (measured for
   chairs3d: 20-35 s against 2-3 s); sharding is the tiny config's tests' job.
   """
-  make_mesh = sharding.make_mesh
-  monkeypatch.setattr(sharding, 'make_mesh',
-                      lambda devices=None: make_mesh(jax.devices()[:1]))
+  conftest.train_on_one_device(monkeypatch)
 
 
 @pytest.mark.usefixtures('one_device')

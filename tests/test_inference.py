@@ -38,10 +38,9 @@ def run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('run'))
   # On one device: 200 steps of all-reduces over 8 fake CPU devices can hit
   # XLA:CPU's 40 s rendezvous timeout on a loaded two-core machine.
-  one_device = sharding.make_mesh(jax.devices()[:1])
   with pytest.MonkeyPatch.context() as patch, tfds.testing.mock_data(
       num_examples=64):
-    patch.setattr(sharding, 'make_mesh', lambda: one_device)
+    conftest.train_on_one_device(patch)
     state = trainer.train_and_evaluate(config, workdir)
   return config, workdir, state
 
