@@ -21,10 +21,12 @@ from infogan_jax import distributed
 from infogan_jax import errors
 from infogan_jax import evaluators as evaluators_lib
 from infogan_jax import images as images_lib
-from infogan_jax import trainer
 from infogan_jax import traversals
 from infogan_jax.errors import CheckpointNotFoundError
 from infogan_jax.errors import ConfigError
+
+# `trainer` (and with it TensorFlow, through clu's summary writers) is
+# imported by the modes that use it: sample mode starts in seconds without.
 
 # Exit statuses (errors.py says when each is used).
 EXIT_BAD_INPUT = errors.EXIT_BAD_INPUT
@@ -34,6 +36,7 @@ EXIT_PREEMPTED = errors.EXIT_PREEMPTED
 
 def restore_trained(config, workdir: str, needs_data: bool):
   """Mesh, step (with the networks) and the latest checkpoint of `workdir`."""
+  from infogan_jax import trainer  # pylint: disable=g-import-not-at-top
   mesh, step, state = trainer.prepare(config, workdir, needs_data)
   checkpoints = checkpointing.manager(workdir, config.max_checkpoints_to_keep)
   try:
@@ -64,6 +67,7 @@ def evaluate(config: ml_collections.ConfigDict,
   step = int(state.step)
   notes = []
   scores = evaluators_lib.run(evaluators, state, notes)
+  from infogan_jax import trainer  # pylint: disable=g-import-not-at-top
   writer, _ = trainer.create_writers(workdir)
   writer.write_scalars(step, scores)
   writer.close()
@@ -126,6 +130,7 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   try:
     distributed.check_same_config(config)
     if mode == 'train':
+      from infogan_jax import trainer  # pylint: disable=g-import-not-at-top
       trainer.train_and_evaluate(config, workdir)
     elif mode == 'eval':
       print(evaluate(config, workdir)[2])

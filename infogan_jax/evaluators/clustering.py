@@ -11,8 +11,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import optimize
-from sklearn import metrics as sk_metrics
 
 from infogan_jax import state as state_lib
 from infogan_jax.errors import ConfigError
@@ -21,10 +19,14 @@ from infogan_jax.gan import InfoGAN
 
 # ------------------------------------------------------ clustering metrics
 
+# scipy and scikit-learn are imported where they are used: loading them takes
+# ~2.5 s, which every training start and command-line error would pay.
+
 
 def contingency(clusters: np.ndarray, labels: np.ndarray) -> np.ndarray:
   """counts[k, y]: how many examples of class y fell into cluster k, for
   every k and y up to the largest (a cluster never used is a row of 0s)."""
+  from sklearn import metrics as sk_metrics  # pylint: disable=g-import-not-at-top
   clusters = np.asarray(clusters, np.int64)
   labels = np.asarray(labels, np.int64)
   counts = np.zeros((clusters.max() + 1, labels.max() + 1), np.int64)
@@ -41,6 +43,7 @@ def match_clusters(clusters: np.ndarray, labels: np.ndarray) -> dict[int, int]:
   clusters than classes, the unmatched clusters are left out (their examples
   count as errors).
   """
+  from scipy import optimize  # pylint: disable=g-import-not-at-top
   counts = contingency(clusters, labels)
   rows, cols = optimize.linear_sum_assignment(counts, maximize=True)
   return {int(k): int(y) for k, y in zip(rows, cols)}
@@ -56,6 +59,7 @@ def clustering_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
 def clustering_scores(clusters: np.ndarray,
                       labels: np.ndarray) -> dict[str, float]:
   """Matched accuracy, NMI (arithmetic normalisation) and ARI, in [0, 1]."""
+  from sklearn import metrics as sk_metrics  # pylint: disable=g-import-not-at-top
   return {
       'accuracy': clustering_accuracy(clusters, labels),
       'nmi': float(sk_metrics.normalized_mutual_info_score(labels, clusters)),

@@ -23,7 +23,6 @@ from infogan_jax import latents as latents_lib
 from infogan_jax import state as state_lib
 from infogan_jax.errors import ConfigError
 from infogan_jax.evaluators import base
-from infogan_jax.evaluators import disentanglement_metrics as metrics_lib
 from infogan_jax.gan import InfoGAN
 
 # The metrics, by their names in config.evaluators.
@@ -109,6 +108,9 @@ class DisentanglementEvaluator(base.Evaluator):
 
   def scores(self, table: np.ndarray) -> dict[str, float]:
     """The metrics of a representation `table` [N, latents] of the images."""
+    # Imported here: its scikit-learn takes seconds to load, which a run
+    # without these metrics (most runs) should not pay.
+    from infogan_jax.evaluators import disentanglement_metrics as metrics_lib  # pylint: disable=g-import-not-at-top
     settings, n = self.settings, len(self.factors)
     rng = np.random.default_rng(self.seed)
     train = rng.integers(n, size=settings.num_train)
@@ -135,6 +137,7 @@ class DisentanglementEvaluator(base.Evaluator):
     return out
 
   def _factor_vae(self, table: np.ndarray, rng: np.random.Generator) -> float:
+    from infogan_jax.evaluators import disentanglement_metrics as metrics_lib  # pylint: disable=g-import-not-at-top
     settings = self.settings
 
     def sample_factors(size, r):
