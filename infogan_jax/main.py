@@ -246,9 +246,15 @@ def _check_trained_workdir(workdir: str, mode: str) -> None:
   not created."""
   if '://' in workdir:
     return
-  if not os.path.isdir(os.path.join(workdir, 'checkpoints')):
+  checkpoints = os.path.join(workdir, 'checkpoints')
+  if not os.path.isdir(checkpoints):
     raise BadInput(f'--workdir={workdir}: no checkpoints/ there; --mode={mode} '
                    "reads a trained run's workdir (train one with "
+                   '--mode=train)')
+  # Each finished checkpoint is a directory named by its step.
+  if not any(name.isdigit() for name in os.listdir(checkpoints)):
+    raise BadInput(f'--workdir={workdir}: no checkpoint in {checkpoints}; '
+                   f'--mode={mode} reads a trained run (train first with '
                    '--mode=train)')
 
 
