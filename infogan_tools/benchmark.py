@@ -52,7 +52,8 @@ _DATA = flags.DEFINE_enum('data', 'synthetic', ['synthetic', 'real'],
                           'Where batches come from.', flag_values=FLAGS)
 _SYNTHETIC_EXAMPLES = flags.DEFINE_integer(
     'synthetic_examples', 60_000, 'Size of the synthetic split held on the '
-    'devices when data_on_device is set (MNIST has 60,000).',
+    'devices when data_on_device is set (MNIST has 60,000); with '
+    '--data=real, the real split\'s size instead.',
     flag_values=FLAGS)
 _COMPARE_TORCH = flags.DEFINE_bool(
     'compare_torch', False, 'Also time the PyTorch eager reference step.',
@@ -65,12 +66,13 @@ config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
 flags.mark_flags_as_required(['config'], flag_values=FLAGS)
 
 
-def _synthetic_source(config, mesh, image_shape, value_range):
-  """An endless source of random images, in the form the jitted call takes."""
+def _synthetic_source(config, mesh, image_shape, value_range, num_examples):
+  """An endless source of random images, in the form the jitted call takes
+  (with data_on_device: a split of `num_examples` images)."""
   low, high = value_range
   rng = np.random.default_rng(0)
   if config.data_on_device:
-    images = rng.uniform(low, high, (_SYNTHETIC_EXAMPLES.value, *image_shape))
+    images = rng.uniform(low, high, (num_examples, *image_shape))
     dataset = device_data.create(images.astype(np.float32), config.seed,
                                  sharding.replicated(mesh))
     while True:
@@ -164,7 +166,14 @@ def run(config) -> dict:
   call = step_lib.jit_train_steps(train_step, mesh, per_call,
                                   config.batch_size, config.data_on_device)
 
-  synthetic = _synthetic_source(config, mesh, image_shape, value_range)
+  num_examples = _SYNTHETIC_EXAMPLES.value
+  if _DATA.value == 'real':
+    from infogan_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+    # The same split size as the real data, so that one compiled step takes
+    # both sources when the split is held on the devices.
+    num_examples = pipeline.num_train_examples(config)
+  synthetic = _synthetic_source(config, mesh, image_shape, value_range,
+                                num_examples)
   start = time.perf_counter()
   compiled = call.lower(state, next(synthetic)).compile()
   compile_s = time.perf_counter() - start
@@ -191,7 +200,6 @@ def run(config) -> dict:
       'data': _DATA.value,
   }
   if _DATA.value == 'real':
-    from infogan_jax.data import pipeline  # pylint: disable=g-import-not-at-top
     warmup = _WARMUP.value
     if config.cache_dataset and not config.data_on_device:
       # Steady state: after one epoch has filled tf.data's cache. (The first
