@@ -27,11 +27,7 @@ TINY = [
     '--config.batch_size=16', '--config.log_every_steps=2',
     '--config.sample_every_steps=4', '--config.checkpoint_every_steps=2',
     '--config.sample_grid_columns=3', '--config.evaluators=()',
-    "--config.model.generator=('fc32-bn-relu','fc7x7x8-bn-relu',"
-    "'up8-s2-bn-relu','up1-s2-sigmoid')",
-    "--config.model.shared_body=('conv8-s2-lrelu','conv16-s2-bn-lrelu',"
-    "'fc32-bn-lrelu')",
-    "--config.model.q_head=('fc16-bn-lrelu',)",
+    *conftest.TINY_MODEL_FLAGS,
 ]
 
 # Two steps, each logged and checkpointed.

@@ -37,11 +37,7 @@ RUN = [
     '--config.evaluators=()', f'--config.num_train_steps={STEPS}',
     '--config.log_every_steps=5', '--config.checkpoint_every_steps=5',
     f'--config.sample_every_steps={STEPS}',
-    "--config.model.generator=('fc32-bn-relu','fc7x7x8-bn-relu',"
-    "'up8-s2-bn-relu','up1-s2-sigmoid')",
-    "--config.model.shared_body=('conv8-s2-lrelu','conv16-s2-bn-lrelu',"
-    "'fc32-bn-lrelu')",
-    "--config.model.q_head=('fc16-bn-lrelu',)",
+    *conftest.TINY_MODEL_FLAGS,
 ]
 
 pytestmark = pytest.mark.xdist_group('interruptions')

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -99,10 +100,12 @@ def test_colab_notebook_trains_and_runs_end_to_end(tmp_path, monkeypatch):
   workdir = tmp_path / 'run'
   monkeypatch.setenv('INFOGAN_WORKDIR', str(workdir))
   monkeypatch.setenv('INFOGAN_NOTEBOOK_STEPS', '4')
-  monkeypatch.setenv('INFOGAN_NOTEBOOK_FLAGS', ' '.join([
+  monkeypatch.setenv('INFOGAN_NOTEBOOK_FLAGS', shlex.join([
       '--config.batch_size=16', '--config.shuffle_buffer_size=64',
-      '--config.log_every_steps=2', '--config.evaluators=()']))
-  monkeypatch.delenv('XLA_FLAGS', raising=False)  # the kernel: one device
+      '--config.log_every_steps=2', '--config.evaluators=()',
+      *conftest.TINY_MODEL_FLAGS]))
+  # The kernel and its training command: one device, compiled fast.
+  monkeypatch.setenv('XLA_FLAGS', conftest.FAST_COMPILE)
   # Raises CellExecutionError, with the cell and its traceback, on any error.
   nbclient.NotebookClient(notebook, timeout=600, kernel_name='python3',
                           resources={'metadata': {'path': str(tmp_path)}}
