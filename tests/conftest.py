@@ -1,7 +1,16 @@
 """Shared test set-up: 8 fake CPU devices, a tiny config, the MNIST copy."""
 
 import os
+import sys
 import tempfile
+
+# The tests start dozens of Python processes that import JAX and TensorFlow.
+# Where the environment tells Python not to write bytecode (and the package
+# is installed with --no-compile), each would compile those modules from
+# source again: they are compiled once, by the first process that imports
+# them, and cached.
+sys.dont_write_bytecode = False
+os.environ.pop('PYTHONDONTWRITEBYTECODE', None)
 
 # XLA:CPU's backend optimisations and its newer fusion emitters cost more
 # compile time than the few steps of a test win back (without them the tiny
