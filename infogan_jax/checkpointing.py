@@ -66,12 +66,14 @@ def save(checkpoints: ocp.CheckpointManager, step: int, state: Any,
 
 
 def restore_latest(checkpoints: ocp.CheckpointManager, state: Any,
-                   model: ml_collections.ConfigDict | None = None):
+                   model: ml_collections.ConfigDict | None = None,
+                   population: int = 1):
   """The newest readable checkpoint, restored into `state`'s structure.
 
   Returns None when there is no checkpoint. With `model` (the config's model
   field), a checkpoint of another model raises IncompatibleCheckpointError
-  naming the differing fields, as does one whose arrays have other shapes.
+  naming the differing fields, as does one whose arrays have other shapes
+  or one of a population of another size (`population`).
   A checkpoint that cannot be read (files missing or truncated: deleted by
   hand, or written by a file system that lost them) is moved to
   `unreadable_dir`, with a warning, and the next older one is tried.
@@ -88,6 +90,8 @@ def restore_latest(checkpoints: ocp.CheckpointManager, state: Any,
       except Exception as e:  # pylint: disable=broad-exception-caught
         _set_aside(checkpoints, reader.workdir, step, e)
         continue
+      if saved_config is not None:
+        check_population(saved_config, population, step, reader.workdir)
       if model is not None and saved_config is not None:
         differences = config_validation.config_differences(
             saved_config.model, model,
@@ -108,6 +112,62 @@ def restore_latest(checkpoints: ocp.CheckpointManager, state: Any,
   finally:
     reader.close()
   return None
+
+
+def population_of(config: ml_collections.ConfigDict) -> int:
+  """The population size a run's config records (1 before populations)."""
+  return config.get('population', 1)
+
+
+def check_population(saved_config: ml_collections.ConfigDict,
+                     population: int, step: int, workdir: str) -> None:
+  """Raises IncompatibleCheckpointError unless the checkpoint holds a
+  population of `population` members (1: a single run)."""
+  saved = population_of(saved_config)
+  if saved == population:
+    return
+  where = f'the checkpoint at step {step} in {workdir}'
+  if saved == 1:
+    raise IncompatibleCheckpointError(
+        f'{where} is a single run and this run has population {population}: '
+        'pass --config.population=1')
+  raise IncompatibleCheckpointError(
+      f'{where} holds a population of {saved} members and this run has '
+      f'population {population}: pass --config.population={saved} (to turn '
+      'one member into a single run, --mode=select --member=I)')
+
+
+def member_config(config: ml_collections.ConfigDict,
+                  member: int) -> ml_collections.ConfigDict:
+  """The config of a single run that is member `member` of `config`'s
+  population: seed + member, population 1."""
+  single = ml_collections.ConfigDict(config.to_dict())
+  single.seed = config.seed + member
+  single.population = 1
+  return single
+
+
+def export(state: Any, config: ml_collections.ConfigDict,
+           workdir: str) -> str:
+  """Writes `state` (a single run's) as the checkpoint at its step in a new
+  or existing `workdir`, with `config` as its config.json; a checkpoint at
+  that step already there is replaced. Returns the step's directory."""
+  step = int(state.step)
+  target = epath.Path(checkpoint_dir(workdir)) / str(step)
+  if jax.process_index() == 0 and target.exists():
+    target.rmtree()
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(f'export to {workdir}')
+  checkpoints = manager(workdir)
+  try:
+    save(checkpoints, step, state, config)
+    checkpoints.wait_until_finished()
+  finally:
+    checkpoints.close()
+  if jax.process_index() == 0:
+    (epath.Path(_absolute(os.fspath(workdir))) / 'config.json').write_text(
+        config.to_json_best_effort(indent=2))
+  return os.fspath(target)
 
 
 def _set_aside(checkpoints: ocp.CheckpointManager, workdir: str, step: int,

@@ -7,6 +7,7 @@ its code grids, `write_samples` generates images from it.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -20,7 +21,9 @@ from infogan_jax import checkpointing
 from infogan_jax import distributed
 from infogan_jax import errors
 from infogan_jax import evaluators as evaluators_lib
+from infogan_jax.evaluators import criteria
 from infogan_jax import images as images_lib
+from infogan_jax import step as step_lib
 from infogan_jax import traversals
 from infogan_jax.errors import CheckpointNotFoundError
 from infogan_jax.errors import ConfigError
@@ -40,7 +43,8 @@ def restore_trained(config, workdir: str, needs_data: bool):
   mesh, step, state = trainer.prepare(config, workdir, needs_data)
   checkpoints = checkpointing.manager(workdir, config.max_checkpoints_to_keep)
   try:
-    restored = checkpointing.restore_latest(checkpoints, state, config.model)
+    restored = checkpointing.restore_latest(checkpoints, state, config.model,
+                                            config.population)
   finally:
     checkpoints.close()
   if restored is None:
@@ -56,8 +60,10 @@ def evaluate(config: ml_collections.ConfigDict,
 
   The scores go to metrics.jsonl and TensorBoard at the checkpoint's step.
   Returns (step, scores, a readable report of the scores and, for
-  'clustering', of what each category holds).
+  'clustering', of what each category holds). A population's scores are
+  per member with their mean, min and max, as in training.
   """
+  from infogan_jax import trainer  # pylint: disable=g-import-not-at-top
   if not config.evaluators:
     raise ConfigError(
         'evaluators', tuple(config.evaluators),
@@ -66,8 +72,9 @@ def evaluate(config: ml_collections.ConfigDict,
   evaluators = evaluators_lib.create(config, train_step.gan, mesh)
   step = int(state.step)
   notes = []
-  scores = evaluators_lib.run(evaluators, state, notes)
-  from infogan_jax import trainer  # pylint: disable=g-import-not-at-top
+  scores = trainer.scalars(trainer.evaluate(
+      evaluators, None, trainer.Members(mesh, config.population), state,
+      notes))
   writer, _ = trainer.create_writers(workdir)
   writer.write_scalars(step, scores)
   writer.close()
@@ -84,22 +91,28 @@ def write_figures(config: ml_collections.ConfigDict, workdir: str) -> list[str]:
   columns: `sample_grid_columns` draws of z and the other codes). Returns
   the paths written.
   """
-  _, train_step, state = restore_trained(config, workdir, needs_data=False)
-  grids = traversals.GridRenderer(config, train_step.gan)(state.g.variables())
+  from infogan_jax import trainer  # pylint: disable=g-import-not-at-top
+  mesh, train_step, state = restore_trained(config, workdir, needs_data=False)
+  render = traversals.GridRenderer(config, train_step.gan)
+  grids = {}
+  for suffix, member in trainer.Members(mesh, config.population).each(state):
+    grids.update({name + suffix: grid for name, grid in
+                  render(member.g.variables()).items()})
   return traversals.save_grids(grids, os.path.join(workdir, 'figures'),
                                int(state.step))
 
 
 def write_samples(config: ml_collections.ConfigDict, workdir: str,
                   num_samples: int = 64, codes: dict | None = None,
-                  seed: int = 0) -> list[str]:
+                  seed: int = 0, member: int | None = None) -> list[str]:
   """`num_samples` images of the latest checkpoint of `workdir`, the codes in
   `codes` ({'cat0': 3, 'cont0': 0.5}) fixed, as a PNG grid and an .npz
   (images in [0, 1], [n, H, W, C], and the latents that made them) in
-  generated/. The same seed gives the same images. Returns both paths.
+  generated/. The same seed gives the same images. A population's
+  checkpoint needs `member`. Returns both paths.
   """
   from infogan_jax import inference  # pylint: disable=g-import-not-at-top
-  model = inference.load(workdir, config=config)
+  model = inference.load(workdir, config=config, member=member)
   latents = model.sample_latents(jax.random.key(seed), num_samples, codes)
   images = np.asarray(model.render(latents))
   name = '_'.join([f'step_{model.step:08d}', f'seed{seed}'] +
@@ -116,11 +129,54 @@ def write_samples(config: ml_collections.ConfigDict, workdir: str,
   return paths
 
 
+def select(config: ml_collections.ConfigDict, workdir: str,
+           member: int | None = None, criterion: str | None = None) -> dict:
+  """Picks a member of the population in `workdir` (its latest checkpoint)
+  by a label-free criterion and exports it as a single run to
+  WORKDIR/selected, which `infogan_jax.load` and `--mode=eval` read.
+
+  `criterion`: one of `criteria.CRITERIA`; default 'agreement' from three
+  members on, else 'real_information'. With `member`, that member is
+  exported without scoring. Returns the report: each member's scores, each
+  criterion's pick, the member exported and where.
+  """
+  from infogan_jax import trainer  # pylint: disable=g-import-not-at-top
+  if config.population == 1:
+    raise ConfigError('population', 1, '--mode=select picks a member of a '
+                      'population: pass the --config.population of the run')
+  if member is not None and not 0 <= member < config.population:
+    raise ConfigError('member', member, f'must be in 0..{config.population - 1}')
+  mesh, train_step, state = restore_trained(config, workdir, needs_data=True)
+  members = trainer.Members(mesh, config.population)
+  report = {'workdir': workdir, 'step': int(state.step)}
+  if member is None:
+    if not train_step.spec.categorical:
+      raise ConfigError('model.categorical_codes', (), 'the selection '
+                        'criteria need a categorical code; pass --member')
+    criterion = criterion or criteria.default_criterion(config.population)
+    table = criteria.PopulationCriteria(config, train_step.gan, mesh)(
+        [state for _, state in members.each(state)])
+    if criterion not in table:
+      raise ConfigError('select_criterion', criterion,
+                        f'must be one of {", ".join(table)} here')
+    picks = criteria.choose(table)
+    member = picks[criterion]
+    report.update(scores={name: [float(v) for v in values]
+                          for name, values in table.items()},
+                  picks=picks, criterion=criterion)
+  destination = os.path.join(workdir, 'selected')
+  checkpointing.export(step_lib.member_getter(mesh)(state, member),
+                       checkpointing.member_config(config, member),
+                       destination)
+  return {**report, 'member': member, 'exported_to': destination}
+
+
 def run(config: ml_collections.ConfigDict, workdir: str,
-        mode: str = 'train', sample_options: dict | None = None) -> int:
-  """Runs `mode` ('train', 'eval', 'figures' or 'sample', the latter with
-  `write_samples`'s keyword arguments `sample_options`); returns the exit
-  status.
+        mode: str = 'train', sample_options: dict | None = None,
+        select_options: dict | None = None) -> int:
+  """Runs `mode` ('train', 'eval', 'figures', 'sample' with
+  `write_samples`'s keyword arguments `sample_options`, or 'select' with
+  `select`'s `select_options`); returns the exit status.
 
   0: done. EXIT_BAD_INPUT: the config, data, workdir or checkpoint cannot be
   used; one line on stderr says why. EXIT_NONFINITE: a non-finite step
@@ -134,6 +190,9 @@ def run(config: ml_collections.ConfigDict, workdir: str,
       trainer.train_and_evaluate(config, workdir)
     elif mode == 'eval':
       print(evaluate(config, workdir)[2])
+    elif mode == 'select':
+      print(json.dumps(select(config, workdir, **(select_options or {})),
+                       indent=1))
     elif mode == 'sample':
       for path in write_samples(config, workdir, **(sample_options or {})):
         print(path)

@@ -13,6 +13,7 @@ from infogan_jax import evaluators
 from infogan_jax import fields
 from infogan_jax import latents as latents_lib
 from infogan_jax import models
+from infogan_jax import sharding
 from infogan_jax.errors import ConfigError
 
 
@@ -65,12 +66,32 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
                       'must be True or False')
 
   fields.int_at_least(config, 'batch_size', 1)
-  for count, what in ((device_count, 'devices'), (process_count, 'processes')):
-    if config.batch_size % count:
-      raise ConfigError(
-          'batch_size', config.batch_size,
-          f'the global batch must be divisible by the number of {what} '
-          f'({count})')
+  fields.int_at_least(config, 'population', 1)
+  if config.population_form not in ('auto', 'vmap', 'loop'):
+    raise ConfigError('population_form', config.population_form,
+                      "must be one of 'auto', 'vmap', 'loop'")
+  shards = sharding.data_shards(config.population, device_count)
+  if config.population == 1:
+    for count, what in ((device_count, 'devices'),
+                        (process_count, 'processes')):
+      if config.batch_size % count:
+        raise ConfigError(
+            'batch_size', config.batch_size,
+            f'the global batch must be divisible by the number of {what} '
+            f'({count})')
+  elif config.batch_size % shards:
+    raise ConfigError(
+        'population', config.population,
+        f'on {device_count} devices each member\'s batch is split over '
+        f'{shards} of them and batch_size ({config.batch_size}) is not '
+        f'divisible by {shards}: use a population that divides or is a '
+        f'multiple of {device_count}, or a batch_size divisible by {shards}')
+  elif (config.batch_size * config.population) % process_count:
+    raise ConfigError(
+        'population', config.population,
+        f'the members\' batches together ({config.population} x '
+        f'{config.batch_size}) must be divisible by the number of processes '
+        f'({process_count})')
   fields.int_at_least(config, 'num_train_steps', 1)
   fields.real_in(config, 'd_learning_rate', 0.0, low_open=True)
   fields.real_in(config, 'g_learning_rate', 0.0, low_open=True)
@@ -94,6 +115,7 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
                 'sample_grid_columns'):
     fields.int_at_least(config, field, 1)
   fields.int_at_least(config, 'steps_per_call', 1)
+  fields.int_at_least(config, 'select_num_images', 1)
   for field in ('log_every_steps', 'sample_every_steps',
                 'checkpoint_every_steps', 'num_train_steps'):
     if config[field] % config.steps_per_call:

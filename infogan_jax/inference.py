@@ -161,7 +161,8 @@ def _posterior(model: TrainedInfoGAN, d_variables, images) -> Posterior:
 
 def load(path: str, step: int | None = None,
          config: ml_collections.ConfigDict | None = None,
-         device: jax.Device | None = None) -> TrainedInfoGAN:
+         device: jax.Device | None = None,
+         member: int | None = None) -> TrainedInfoGAN:
   """Restores G and D/Q from the checkpoints of a training run.
 
   Args:
@@ -171,11 +172,15 @@ def load(path: str, step: int | None = None,
       they do, it must agree with theirs on the model (else an error names
       the fields that differ). Default: the checkpoint's own.
     device: where the networks go; default the first local device.
+    member: for the checkpoint of a population (`config.population` > 1),
+      which member (0 to population - 1); it comes back as the single run
+      of seed + member. Leave it out for a single run.
 
   Raises:
     CheckpointNotFoundError: no checkpoint there, or not at `step`.
     IncompatibleCheckpointError: the checkpoint comes from a newer format,
-      or its arrays do not fit the model the config describes.
+      or its arrays do not fit the model the config describes, or `member`
+      is missing for a population or given for a single run.
   """
   reader = checkpointing.Reader(path)
   try:
@@ -194,6 +199,20 @@ def load(path: str, step: int | None = None,
         raise checkpointing.IncompatibleCheckpointError(
             f'the config does not match the checkpoint at step {step} of '
             f'{path}: ' + '; '.join(differences))
+    population = checkpointing.population_of(saved or config)
+    where = f'the checkpoint at step {step} of {path}'
+    if population > 1 and member is None:
+      raise checkpointing.IncompatibleCheckpointError(
+          f'{where} holds a population of {population} members: pass '
+          f'member=0..{population - 1}')
+    if population == 1 and member is not None:
+      raise checkpointing.IncompatibleCheckpointError(
+          f'{where} is a single run, not a population: leave out member')
+    if member is not None:
+      if not 0 <= member < population:
+        raise checkpointing.CheckpointNotFoundError(
+            f'{where} has members 0..{population - 1}, not {member}')
+      config = checkpointing.member_config(config, member)
     config = ml_collections.FrozenConfigDict(config)
     try:
       gan = InfoGAN.from_config(config)
@@ -209,10 +228,13 @@ def load(path: str, step: int | None = None,
     # The networks' part of the saved TrainState, without optimiser states.
     target = {name: {'params': v['params'], 'batch_stats': v['batch_stats']}
               for name, v in (('g', g_shapes), ('d', d_shapes))}
+    members = () if member is None else (population,)
     target = jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
-        target)
+        lambda x: jax.ShapeDtypeStruct(members + x.shape, x.dtype,
+                                       sharding=sharding), target)
     variables = reader.restore(step, target)
+    if member is not None:
+      variables = jax.tree.map(lambda x: x[member], variables)
   finally:
     reader.close()
   return TrainedInfoGAN(config=config, step=step, g_variables=variables['g'],

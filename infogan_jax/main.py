@@ -1,7 +1,7 @@
 """The command line.
 
     infogan-jax train --config=mnist --workdir=DIR [--config.FIELD=VALUE ...]
-    infogan-jax eval|figures|sample --config=mnist --workdir=DIR
+    infogan-jax eval|figures|sample|select --config=mnist --workdir=DIR
     python -m infogan_jax.main --config=configs/mnist.py --workdir=DIR [--mode=MODE]
 
 --config takes a shipped config by name (`mnist`, `faces3d:elevation`; see
@@ -9,7 +9,9 @@ infogan_jax/configs/) or the path of a config file. Modes: train (default)
 trains or resumes; eval runs the config's evaluators on the workdir's latest
 checkpoint and prints the scores; figures writes that checkpoint's code grids
 to DIR/figures/; sample writes --num_samples images (with the codes in
---codes fixed) to DIR/generated/ as a PNG grid and an .npz.
+--codes fixed) to DIR/generated/ as a PNG grid and an .npz; select picks a
+member of a population (--config.population=N) without labels, or the one
+--member names, and exports it as a single run to DIR/selected/.
 
 Exit status: 0 when the mode is done; 2 for bad input (flags, config, data,
 workdir, checkpoint), with one line on stderr saying what is wrong and
@@ -46,9 +48,10 @@ from infogan_jax import distributed
 from infogan_jax.data import pipeline
 from infogan_jax import errors
 from infogan_jax import latents as latents_lib
+from infogan_jax.evaluators import criteria
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
-MODES = ('train', 'eval', 'figures', 'sample')
+MODES = ('train', 'eval', 'figures', 'sample', 'select')
 EXIT_BAD_INPUT = errors.EXIT_BAD_INPUT
 
 FLAGS = flags.FLAGS
@@ -58,7 +61,8 @@ _MODE = flags.DEFINE_enum(
     'mode', 'train', MODES,
     'train: train or resume in the workdir. eval: score its latest '
     'checkpoint with config.evaluators. figures: draw its code grids. '
-    'sample: write --num_samples images from it.')
+    'sample: write --num_samples images from it. select: export a member '
+    'of a population as a single run.')
 config_flags.DEFINE_config_file(
     'config', None, 'A shipped config by name (mnist, faces3d:elevation, ...) '
     'or the path of a config file.', lock_config=True)
@@ -71,6 +75,14 @@ _CODES = flags.DEFINE_list(
 _SAMPLE_SEED = flags.DEFINE_integer(
     'sample_seed', 0, '--mode=sample: the seed of the noise and of the codes '
     'not fixed by --codes.')
+_MEMBER = flags.DEFINE_integer(
+    'member', None, '--mode=select: export this member of the population '
+    'instead of the one a criterion picks; --mode=sample: the member to '
+    'sample from.', lower_bound=0)
+_SELECT_CRITERION = flags.DEFINE_enum(
+    'select_criterion', None, list(criteria.CRITERIA),
+    '--mode=select: the label-free criterion (default: agreement from 3 '
+    'members on, else real_information).')
 _DISTRIBUTED = flags.DEFINE_enum(
     'distributed', 'auto', list(distributed.MODES),
     'auto: join a multi-process job when the flags below (or JAX_* '
@@ -284,7 +296,7 @@ def main(argv):
     codes = _fixed_codes(config) if mode == 'sample' else {}
     if mode != 'train':
       _check_trained_workdir(workdir, mode)
-    if mode in ('train', 'eval'):  # the modes that read the dataset
+    if mode in ('train', 'eval', 'select'):  # the modes that read the dataset
       pipeline.check_dataset(config)
   except errors.BadInput as e:
     _stop(str(e))
@@ -304,8 +316,12 @@ def main(argv):
   logging.info('JAX process %d of %d', jax.process_index(),
                jax.process_count())
   from infogan_jax import commands  # pylint: disable=g-import-not-at-top
-  return commands.run(config, workdir, mode, sample_options=dict(
-      num_samples=_NUM_SAMPLES.value, codes=codes, seed=_SAMPLE_SEED.value))
+  return commands.run(
+      config, workdir, mode,
+      sample_options=dict(num_samples=_NUM_SAMPLES.value, codes=codes,
+                          seed=_SAMPLE_SEED.value, member=_MEMBER.value),
+      select_options=dict(member=_MEMBER.value,
+                          criterion=_SELECT_CRITERION.value))
 
 
 def run(argv: list[str] | None = None) -> None:

@@ -1,17 +1,10 @@
-"""Choosing among restarts of a run without labels.
+"""Choosing among restarts of a run (separate workdirs) without labels.
 
 Several short trainings of one config (restarts) can end with different
-digit pairs sharing categories. Each criterion here scores a restart from
-Q's categorical posterior on real *training* images alone, so picking the
-best-scoring restart never looks at a label:
-
-- 'real_information': H(mean_x Q(c|x)) - mean_x H(Q(c|x)), the batch term
-  of `losses.real_information` over all the images: high when real images
-  spread over every category and each is placed confidently;
-- 'confidence': the mean over images of max_c Q(c|x);
-- 'agreement': the mean NMI between this restart's categories and each other
-  restart's, on the same images (a consensus vote: the partition most
-  restarts share); for three restarts or more.
+digit pairs sharing categories. Each restart is scored by the label-free
+criteria of `evaluators/criteria.py` (real-data information, confidence,
+agreement), from Q on real *training* images alone. (The members of one
+population are scored by `--mode=select` instead.)
 
   python -m infogan_jax.selection RUN_DIR RUN_DIR ... [--num_images=10000]
       [--step=500]
@@ -31,56 +24,8 @@ import sys
 from typing import Sequence
 
 import numpy as np
-from scipy import stats
-from sklearn import metrics as sk_metrics
 
-CRITERIA = ('real_information', 'confidence', 'agreement')
-
-
-def real_information(probabilities: np.ndarray) -> float:
-  """H(mean posterior) - mean H(posterior) of [N, K] probabilities, nats."""
-  probabilities = np.asarray(probabilities, np.float64)
-  return float(stats.entropy(probabilities.mean(0)) -
-               stats.entropy(probabilities, axis=-1).mean())
-
-
-def confidence(probabilities: np.ndarray) -> float:
-  """Mean over images of the largest probability."""
-  return float(np.asarray(probabilities).max(-1).mean())
-
-
-def agreement(assignments: Sequence[np.ndarray]) -> np.ndarray:
-  """Per restart, its mean NMI with every other restart's categories.
-
-  Needs three restarts or more: with two, both score the same.
-  """
-  n = len(assignments)
-  if n < 3:
-    raise ValueError(f'agreement needs at least 3 restarts, got {n}')
-  nmi = np.eye(n)
-  for i in range(n):
-    for j in range(i + 1, n):
-      nmi[i, j] = nmi[j, i] = sk_metrics.normalized_mutual_info_score(
-          assignments[i], assignments[j])
-  return (nmi.sum(1) - 1.0) / (n - 1)
-
-
-def scores(posteriors: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-  """Every criterion for each restart, from its [N, K] posterior on the
-  same N unlabelled images ('agreement' only for three restarts or more)."""
-  table = {
-      'real_information': np.array([real_information(p) for p in posteriors]),
-      'confidence': np.array([confidence(p) for p in posteriors]),
-  }
-  if len(posteriors) >= 3:
-    table['agreement'] = agreement([np.argmax(p, -1) for p in posteriors])
-  return table
-
-
-def choose(criterion_scores: dict[str, np.ndarray]) -> dict[str, int]:
-  """The index each criterion picks: its highest score (first on ties)."""
-  return {name: int(np.argmax(values))
-          for name, values in criterion_scores.items()}
+from infogan_jax.evaluators import criteria
 
 
 # ------------------------------------------------------- from checkpoints
@@ -112,8 +57,8 @@ def select(workdirs: Sequence[str], num_images: int = 10_000,
   models = [inference.load(w, step=step) for w in workdirs]
   images = training_images(models[0].config, num_images)
   posteriors = [first_code_posterior(m, images) for m in models]
-  table = scores(posteriors)
-  picks = choose(table)
+  table = criteria.scores(posteriors)
+  picks = criteria.choose(table)
   return {
       'num_images': len(images),
       'runs': [{'workdir': w, 'step': m.step,

@@ -9,7 +9,6 @@ that read a trained workdir are in `commands.py`.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
@@ -17,7 +16,6 @@ import tempfile
 
 from absl import logging
 from clu import metric_writers
-from clu import metrics as clu_metrics
 from clu import periodic_actions
 from etils import epath
 import jax
@@ -27,6 +25,7 @@ import numpy as np
 from infogan_jax import checkpointing
 from infogan_jax import config_validation
 from infogan_jax import evaluators as evaluators_lib
+from infogan_jax.evaluators import criteria
 from infogan_jax import preemption
 from infogan_jax import sharding
 from infogan_jax import state as state_lib
@@ -136,38 +135,60 @@ def prepare(config: ml_collections.ConfigDict, workdir: str,
     config_validation.check_image_shape(config, image_shape,
                                         pipeline.image_shape(config))
     evaluators_lib.check_dataset(config, pipeline.dataset_info(config))
-  shapes = jax.eval_shape(functools.partial(step.init, config.seed,
-                                            image_shape))
+  shapes = step_lib.abstract_state(step, config.seed, image_shape,
+                                   config.population)
   check_workdir(workdir, sum(x.size * x.dtype.itemsize
                              for x in jax.tree.leaves(shapes)),
                 create=create_workdir)
-  mesh = sharding.make_mesh()
-  state = step_lib.create_state(step, config.seed, image_shape, mesh)
+  mesh = sharding.make_mesh(population=config.population)
+  state = step_lib.create_state(step, config.seed, image_shape, mesh,
+                                config.population)
   return mesh, step, state
 
 
 class IntervalMeans:
   """Each metric over the steps since the last `result()`: the mean, or for
-  counts (SUMMED) the total. Accumulated on the devices with clu's Average,
-  so a logging interval costs one transfer."""
+  counts (SUMMED) the total, one per member of a population. Summed on the
+  devices, so a logging interval costs one transfer. (clu's Average would
+  also sum over the member axis.)"""
 
   SUMMED = ('nonfinite_steps',)
 
   def __init__(self):
-    self._metrics: dict[str, clu_metrics.Average] = {}
+    self._totals: dict[str, jax.Array] = {}
+    self._steps = 0
 
   def add(self, metrics: dict[str, jax.Array]) -> None:
-    """Adds one call's metrics (one value per step)."""
+    """Adds one call's metrics: [steps], or [members, steps]."""
     for name, values in metrics.items():
-      update = clu_metrics.Average.from_model_output(values)
-      self._metrics[name] = (self._metrics[name].merge(update)
-                             if name in self._metrics else update)
+      total = values.sum(-1)
+      self._totals[name] = (self._totals[name] + total
+                            if name in self._totals else total)
+    self._steps += next(iter(metrics.values())).shape[-1]
 
-  def result(self) -> dict[str, float]:
-    out = {name: float(m.total if name in self.SUMMED else m.compute())
-           for name, m in self._metrics.items()}
-    self._metrics = {}
+  def result(self) -> dict[str, np.ndarray]:
+    out = {name: np.asarray(total) / (1 if name in self.SUMMED
+                                      else self._steps)
+           for name, total in self._totals.items()}
+    self._totals, self._steps = {}, 0
     return out
+
+
+def scalars(values: dict[str, np.ndarray]) -> dict[str, float]:
+  """What is logged of per-run values: a single run's as they are; for a
+  population (one value per member) each member's as NAME/member_I and
+  their mean, min and max as NAME, NAME/min and NAME/max."""
+  out = {}
+  for name, value in values.items():
+    value = np.asarray(value, np.float64)
+    if value.ndim == 0:
+      out[name] = float(value)
+      continue
+    out[name] = float(value.mean())
+    out[f'{name}/min'] = float(value.min())
+    out[f'{name}/max'] = float(value.max())
+    out.update({f'{name}/member_{i}': float(v) for i, v in enumerate(value)})
+  return out
 
 
 def _check_finite(unchecked: list[tuple[int, jax.Array]], per_call: int,
@@ -175,7 +196,8 @@ def _check_finite(unchecked: list[tuple[int, jax.Array]], per_call: int,
   """Raises NonFiniteError naming the first step flagged in `unchecked`
   (pairs of a call's last step and its per-step flags)."""
   for last_step, flags in unchecked:
-    flags = np.asarray(flags)
+    # [steps], or [members, steps]: a step counts if any member's was bad.
+    flags = np.asarray(flags).reshape(-1, per_call).any(0)
     if flags.any():
       step = last_step - per_call + 1 + int(np.argmax(flags))
       kept = (f'the last good checkpoint, step {latest}, is kept in '
@@ -185,6 +207,51 @@ def _check_finite(unchecked: list[tuple[int, jax.Array]], per_call: int,
           f'non-finite loss or gradient at step {step}; training stopped '
           f'without saving it and {kept}. Lower the learning rates, or set '
           "--config.on_nonfinite=skip to drop such steps' updates")
+
+
+class Members:
+  """The members of a population's state one by one, as single-run states
+  replicated on the mesh; a single run's state is its only member."""
+
+  def __init__(self, mesh: jax.sharding.Mesh, population: int):
+    self.population = population
+    self._get = step_lib.member_getter(mesh) if population > 1 else None
+
+  def each(self, state: state_lib.TrainState):
+    """(suffix for names, member state) pairs: ('', state) for a single run,
+    ('_member0', ...), ... for a population."""
+    if self.population == 1:
+      yield '', state
+      return
+    for i in range(self.population):
+      yield f'_member{i}', self._get(state, i)
+
+
+def evaluate(evaluators: dict[str, evaluators_lib.Evaluator],
+             member_criteria: criteria.PopulationCriteria | None,
+             members: Members, state: state_lib.TrainState,
+             notes: list[str] | None = None) -> dict[str, np.ndarray]:
+  """The evaluators' scores of every member ([members] arrays for a
+  population), and for a population the selection criteria of each member
+  (select_<criterion>) and the member each picks (select_pick_<criterion>).
+  `notes` as in `evaluators.run`."""
+  if members.population == 1:
+    return evaluators_lib.run(evaluators, state, notes)
+  member_states = [member for _, member in members.each(state)]
+  per_member = []
+  for i, member in enumerate(member_states):
+    member_notes = None if notes is None else []
+    per_member.append(evaluators_lib.run(evaluators, member, member_notes))
+    if member_notes:
+      notes.extend(f'member {i}:\n{note}' for note in member_notes)
+  scores = {name: np.array([m[name] for m in per_member])
+            for name in per_member[0]}
+  if member_criteria is not None:
+    table = member_criteria(member_states)
+    scores.update({f'select_{name}': values for name, values in table.items()})
+    scores.update({f'select_pick_{name}': np.asarray(index) for name, index in
+                   criteria.choose(table).items()})
+  return scores
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
@@ -200,7 +267,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   try:
     # Before config.json is overwritten: it holds the model of checkpoints
     # that do not record their config.
-    restored = checkpointing.restore_latest(checkpoints, state, config.model)
+    restored = checkpointing.restore_latest(checkpoints, state, config.model,
+                                            config.population)
     if restored is not None:
       state = restored
       logging.info('Resumed from checkpoint at step %d.', int(state.step))
@@ -220,11 +288,17 @@ def _train(config, workdir, mesh, train_step, state, checkpoints):
   from infogan_jax.data import pipeline  # pylint: disable=g-import-not-at-top
   gan = train_step.gan
   start_step, per_call = int(state.step), config.steps_per_call
+  population = config.population
   step_fn = step_lib.jit_train_steps(train_step, mesh, per_call,
-                                     config.batch_size, config.data_on_device)
+                                     config.batch_size, config.data_on_device,
+                                     population)
   batches = pipeline.create_train_source(config, mesh, gan.value_range,
                                          start_step=start_step)
   evaluators = evaluators_lib.create(config, gan, mesh)
+  member_criteria = (criteria.PopulationCriteria(config, gan, mesh)
+                     if population > 1 and gan.spec.categorical else None)
+  evaluate_members = evaluators or member_criteria
+  members = Members(mesh, population)
   render_grids = traversals.GridRenderer(config, gan)
   writer, progress_writer = create_writers(workdir)
   hooks = []
@@ -232,8 +306,9 @@ def _train(config, workdir, mesh, train_step, state, checkpoints):
     hooks.append(periodic_actions.ReportProgress(
         num_train_steps=config.num_train_steps, writer=progress_writer))
   means, unchecked = IntervalMeans(), []
-  logging.info('Training from step %d to %d on %d device(s).', start_step,
-               config.num_train_steps, jax.device_count())
+  logging.info('Training %s from step %d to %d on %d device(s).',
+               f'{population} members' if population > 1 else 'one run',
+               start_step, config.num_train_steps, jax.device_count())
   with metric_writers.ensure_flushes(writer), \
       preemption.Notice(checkpoints) as notice:
     for step in range(start_step + per_call, config.num_train_steps + 1,
@@ -247,7 +322,7 @@ def _train(config, workdir, mesh, train_step, state, checkpoints):
       last = step == config.num_train_steps
       log = step % config.log_every_steps == 0 or last
       sample = step % config.sample_every_steps == 0 or last
-      evaluate_now = evaluators and (last or (
+      evaluate_now = evaluate_members and (last or (
           config.eval_every_steps and step % config.eval_every_steps == 0))
       save = step % config.checkpoint_every_steps == 0 or last
       stop = notice.reached(step) and not last
@@ -259,16 +334,20 @@ def _train(config, workdir, mesh, train_step, state, checkpoints):
         unchecked = []
 
       if log:
-        writer.write_scalars(step, means.result())
+        writer.write_scalars(step, scalars(means.result()))
 
       if sample:
-        grids = render_grids(state.g.variables())
+        grids = {}
+        for suffix, member in members.each(state):
+          grids.update({name + suffix: grid for name, grid in
+                        render_grids(member.g.variables()).items()})
         writer.write_images(step, {f'samples/{name}': grid[None]
                                    for name, grid in grids.items()})
         traversals.save_grids(grids, os.path.join(workdir, 'samples'), step)
 
       if evaluate_now:
-        writer.write_scalars(step, evaluators_lib.run(evaluators, state))
+        writer.write_scalars(step, scalars(evaluate(
+            evaluators, member_criteria, members, state)))
 
       if save or stop:
         checkpointing.save(checkpoints, step, state, config)

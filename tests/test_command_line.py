@@ -71,6 +71,8 @@ BAD_INPUT = [
     (['--mode=sample', '--codes=cat0=12'], 'categories 0..9'),
     (['--mode=sample', '--codes=style=1'], 'NAME one of cat0'),
     (['--num_samples=0'], 'num_samples'),
+    (['--config.population=0'], 'config.population=0'),
+    (['--member=-1'], 'member'),
 ]
 
 
@@ -135,7 +137,7 @@ def test_console_script_needs_a_mode(tmp_path):
   assert result.returncode == 2
   assert result.stderr.strip().splitlines() == [
       "error: got '--config=mnist' where the mode goes: infogan-jax "
-      'train|eval|figures|sample --config=mnist --workdir=DIR '
+      'train|eval|figures|sample|select --config=mnist --workdir=DIR '
       '[--FLAG=VALUE ...]']
 
 

@@ -12,6 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from infogan_jax import augment
+from infogan_jax.evaluators import criteria
 from infogan_jax.data import pipeline
 from infogan_jax import latents as latents_lib
 from infogan_jax import losses
@@ -215,22 +216,22 @@ def test_selection_criteria_on_synthetic_posteriors():
   good = _posterior(truth)
   merged = _posterior(np.where(truth == 9, 4, truth))  # 4 and 9 share
   unsure = _posterior(truth, certainty=0.4)
-  assert selection.real_information(good) > selection.real_information(merged)
-  assert selection.real_information(good) > selection.real_information(unsure)
-  assert selection.real_information(good) == pytest.approx(
+  assert criteria.real_information(good) > criteria.real_information(merged)
+  assert criteria.real_information(good) > criteria.real_information(unsure)
+  assert criteria.real_information(good) == pytest.approx(
       math.log(10) - float(-np.sum(good[0] * np.log(good[0]))), abs=0.01)
-  assert selection.confidence(good) == pytest.approx(0.9)
-  assert selection.confidence(unsure) == pytest.approx(0.4)
+  assert criteria.confidence(good) == pytest.approx(0.9)
+  assert criteria.confidence(unsure) == pytest.approx(0.4)
   # Two restarts find the same partition (relabelled), a third merges two
   # classes and splits another: agreement singles it out.
   relabelled = (truth + 3) % 10
   odd = np.where(truth == 9, 4, truth)
   odd = np.where((truth == 1) & (rng.random(len(truth)) < 0.5), 9, odd)
-  scores = selection.agreement([truth, relabelled, odd])
+  scores = criteria.agreement([truth, relabelled, odd])
   assert scores[2] < scores[0] and scores[2] < scores[1]
   assert scores[0] == pytest.approx(scores[1])
   # good and unsure share their partition; merged stands alone.
-  picks = selection.choose(selection.scores([merged, good, unsure]))
+  picks = criteria.choose(criteria.scores([merged, good, unsure]))
   assert picks['real_information'] == 1 and picks['agreement'] == 1
 
 
@@ -255,7 +256,7 @@ def test_comparison_with_labels_reads_the_logged_accuracy(tmp_path):
 
 def test_choose_takes_the_highest_score():
   table = {'a': np.array([0.1, 0.7, 0.3]), 'b': np.array([2.0, 1.0, 3.0])}
-  assert selection.choose(table) == {'a': 1, 'b': 2}
+  assert criteria.choose(table) == {'a': 1, 'b': 2}
 
 
 # ------------------------------------------------------ no label reaches it
@@ -309,6 +310,6 @@ def test_no_label_reaches_training_or_selection(config, tmp_path,
   assert [r['step'] for r in early['runs']] == [1, 1]
   # Agreement needs a third restart.
   assert set(report['chosen']) == {'real_information', 'confidence'}
-  with pytest.raises(ValueError, match='at least 3 restarts'):
-    selection.agreement([np.zeros(4), np.ones(4)])
+  with pytest.raises(ValueError, match='at least 3 runs'):
+    criteria.agreement([np.zeros(4), np.ones(4)])
   assert set(report['chosen'].values()) <= set(workdirs)

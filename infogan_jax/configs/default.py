@@ -22,6 +22,17 @@ def get_config() -> ml_collections.ConfigDict:
   # Random seed. It decides initialisation, every latent draw (through
   # `fold_in(key, step)`) and the input pipeline's shuffling.
   config.seed = 0
+  # Members of a population trained as one program: member i is the run of
+  # seed + i (its own initialisation, latents and data order), all stepped
+  # together by one jitted step mapped over a member axis, with one
+  # checkpoint for all. 1: a single run.
+  config.population = 1
+  # How the members are stepped: 'vmap' (one batched program, for GPUs and
+  # TPUs), 'loop' (each member's step in turn inside one program: XLA:CPU
+  # runs the batched convolutions of 'vmap' several times slower), or 'auto'
+  # (loop on the CPU, vmap elsewhere). The same numbers either way, up to
+  # float reassociation.
+  config.population_form = 'auto'
 
   # ---------------------------------------------------------------- data
   # TFDS name of the training set, e.g. 'mnist' or 'fashion_mnist'.
@@ -199,6 +210,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_every_steps = 1_000
   # Images per evaluation batch; must be divisible by the number of devices.
   config.eval_batch_size = 1_000
+  # A population with a categorical code also logs, at each evaluation, the
+  # label-free selection criteria of every member (select_real_information,
+  # select_confidence, and from 3 members select_agreement), computed on the
+  # first this many training images; --mode=select uses them to pick one.
+  config.select_num_images = 10_000
 
   # ---------------------------------------------------- logging and saving
   # Scalars (averaged over the interval; nonfinite_steps summed) go to

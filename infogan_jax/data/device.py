@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from infogan_jax import keys
+from infogan_jax import sharding as sharding_lib
 
 
 @flax.struct.dataclass
@@ -19,7 +20,9 @@ class DeviceDataset:
   """The images of a split, and the key of its epoch permutations."""
 
   images: jax.Array  # [N, H, W, C], replicated, in G's output range
-  key: jax.Array  # raw key data for the epoch permutations
+  # Raw key data for the epoch permutations; a population has one per
+  # member, [members, ...], each member drawing its own order.
+  key: jax.Array
 
   def batch(self, step: jax.Array, batch_size: int) -> jax.Array:
     """The batch of iteration `step` (0-based): each epoch a new permutation.
@@ -36,10 +39,23 @@ class DeviceDataset:
     return jnp.take(self.images, indices, axis=0)
 
 
+# How a population's dataset maps over members: shared images, own keys.
+MEMBER_AXES = DeviceDataset(images=None, key=0)
+
+
 def create(images: np.ndarray, seed: int,
-           sharding: jax.sharding.Sharding) -> DeviceDataset:
-  """`images` (every process passes all of them) placed with `sharding`."""
+           sharding: jax.sharding.NamedSharding,
+           population: int = 1) -> DeviceDataset:
+  """`images` (every process passes all of them) placed with `sharding`
+  (replicated); with a population, member i's key is that of seed + i, split
+  over the mesh's member axis."""
   key = jax.random.key_data(keys.stream(seed, 'device_data'))
+  key_sharding = sharding
+  if population > 1:
+    key = np.stack([jax.random.key_data(keys.stream(seed + i, 'device_data'))
+                    for i in range(population)])
+    key_sharding = sharding_lib.members(sharding.mesh)
   return DeviceDataset(
       images=jax.make_array_from_process_local_data(sharding, images),
-      key=jax.device_put(key, sharding))
+      key=jax.make_array_from_callback(key.shape, key_sharding,
+                                       lambda index: np.asarray(key)[index]))

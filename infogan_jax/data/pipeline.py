@@ -330,7 +330,9 @@ def create_train_iterator(config, placement: jax.sharding.NamedSharding,
     raise DataNotFoundError(
         f"process {jax.process_index()} has no images of split "
         f"'{config.train_split}' of dataset '{config.dataset}' to read")
-  local_batch = config.batch_size // jax.process_count()
+  # A population's global batch is its members' batches end to end.
+  local_batch = (config.batch_size * config.get('population', 1) //
+                 jax.process_count())
   first_epoch, offset = divmod(start_step * local_batch, size)
   seed = _epoch_seed(config)
 
@@ -406,4 +408,5 @@ def load_device_dataset(config, placement: jax.sharding.NamedSharding,
         'data_on_device', True,
         f'the split has {len(images)} images, fewer than batch_size '
         f'({config.batch_size})')
-  return device.create(images, config.seed, placement)
+  return device.create(images, config.seed, placement,
+                       config.get('population', 1))
