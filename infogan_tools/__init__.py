@@ -32,6 +32,19 @@ def parse_flags(flag_values: flags.FlagValues,
     usage_error(str(e))
 
 
+def population_sizes(flag: flags.FlagHolder) -> list[int]:
+  """A list flag of population sizes as integers >= 1; anything else ends
+  the process with one line naming the flag (exit status 2)."""
+  try:
+    sizes = [int(size) for size in flag.value]
+  except ValueError:
+    sizes = []
+  if not sizes and flag.value or any(size < 1 for size in sizes):
+    usage_error(f'--{flag.name}={",".join(flag.value)}: give population '
+                'sizes (integers >= 1) separated by commas, e.g. 1,2,4,8')
+  return sizes
+
+
 def usage_error(message: str):
   """Ends the process with `message` as one line and exit status 2."""
   print(f'error: {message}', file=sys.stderr)

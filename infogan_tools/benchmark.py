@@ -17,6 +17,11 @@ line, one JSON object with the same figures.
   --profile_dir=DIR writes a JAX profiler trace of one timed window there and
                     prints where the time goes: the busiest operations and
                     how busy each XLA:CPU worker thread was.
+  --populations=1,2,4,8
+                    times the step of populations of these sizes
+                    (config.population) one after another, and prints a
+                    table of images/s per member and in total; the JSON gets
+                    'populations', one entry each.
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ _COMPARE_TORCH = flags.DEFINE_bool(
 _PROFILE_DIR = flags.DEFINE_string(
     'profile_dir', None, 'Write a profiler trace of one window here and '
     'summarise it.', flag_values=FLAGS)
+_POPULATIONS = flags.DEFINE_list(
+    'populations', [], 'Population sizes to time one after another (each '
+    'a synthetic-data run of config.population = N).', flag_values=FLAGS)
 config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
                                 lock_config=True, flag_values=FLAGS)
 flags.mark_flags_as_required(['config'], flag_values=FLAGS)
@@ -74,11 +82,12 @@ def _synthetic_source(config, mesh, image_shape, value_range, num_examples):
   if config.data_on_device:
     images = rng.uniform(low, high, (num_examples, *image_shape))
     dataset = device_data.create(images.astype(np.float32), config.seed,
-                                 sharding.replicated(mesh))
+                                 sharding.replicated(mesh), config.population)
     while True:
       yield dataset
   stacked = sharding.stacked_data(mesh)
-  shape = (config.steps_per_call, config.batch_size, *image_shape)
+  shape = (config.steps_per_call, config.batch_size * config.population,
+           *image_shape)
   # A few distinct batches, already on the devices: only the step is timed.
   batches = [jax.device_put(rng.uniform(low, high, shape).astype(np.float32),
                             stacked) for _ in range(4)]
@@ -152,8 +161,9 @@ def _summarise_profile(profile_dir: str, steps: int) -> list[str]:
   return lines
 
 
-def run(config) -> dict:
-  """Benchmarks `config`; returns the figures the JSON line holds."""
+def run(config, synthetic_only: bool = False) -> dict:
+  """Benchmarks `config`; returns the figures the JSON line holds.
+  `synthetic_only`: without the real-data, profile and PyTorch parts."""
   config_validation.validate(config, device_count=jax.device_count(),
                              process_count=jax.process_count())
   train_step = step_lib.TrainStep.from_config(config)
@@ -161,10 +171,13 @@ def run(config) -> dict:
   value_range = train_step.gan.value_range
   per_call = config.steps_per_call
   calls = -(-_STEPS.value // per_call)
-  mesh = sharding.make_mesh()
-  state = step_lib.create_state(train_step, config.seed, image_shape, mesh)
+  population = config.population
+  mesh = sharding.make_mesh(population=population)
+  state = step_lib.create_state(train_step, config.seed, image_shape, mesh,
+                                population)
   call = step_lib.jit_train_steps(train_step, mesh, per_call,
-                                  config.batch_size, config.data_on_device)
+                                  config.batch_size, config.data_on_device,
+                                  population)
 
   num_examples = _SYNTHETIC_EXAMPLES.value
   if _DATA.value == 'real':
@@ -185,7 +198,11 @@ def run(config) -> dict:
   steps_per_sec = calls * per_call / seconds
   device = jax.devices()[0]
   result = {
-      'images_per_sec': steps_per_sec * config.batch_size,
+      # Every member's images: a population of N trains N x batch_size
+      # images per step.
+      'images_per_sec': steps_per_sec * config.batch_size * population,
+      'member_images_per_sec': steps_per_sec * config.batch_size,
+      'population': population,
       'steps_per_sec': steps_per_sec,
       'compile_s': compile_s,
       'flops_per_step': flops_per_step,
@@ -199,6 +216,8 @@ def run(config) -> dict:
       'compute_dtype': config.model.compute_dtype,
       'data': _DATA.value,
   }
+  if synthetic_only:
+    return result
   if _DATA.value == 'real':
     warmup = _WARMUP.value
     if config.cache_dataset and not config.data_on_device:
@@ -232,18 +251,44 @@ def run(config) -> dict:
   return result
 
 
+def run_populations(config, sizes: list[int]) -> list[dict]:
+  """`run` for each population size in turn (synthetic data)."""
+  results = []
+  for size in sizes:
+    sized = config.copy_and_resolve_references()
+    sized.population = size
+    results.append({key: value for key, value in run(sized, True).items()
+                    if key in ('population', 'compile_s', 'steps_per_sec',
+                               'member_images_per_sec', 'images_per_sec')})
+  return results
+
+
+def _population_table(rows: list[dict]) -> str:
+  lines = ['population  compile s  steps/s  images/s per member  '
+           'images/s in total']
+  for row in rows:
+    lines.append(f"{row['population']:>10}  {row['compile_s']:>9.1f}  "
+                 f"{row['steps_per_sec']:>7.2f}  "
+                 f"{row['member_images_per_sec']:>19.0f}  "
+                 f"{row['images_per_sec']:>17.0f}")
+  return '\n'.join(lines)
+
+
 def _table(result: dict) -> str:
   rows = [
       ('device', f"{result['device']} x {result['device_count']} "
                  f"({result['platform']})"),
       ('batch size', result['batch_size']),
+      ('population', result['population']),
       ('steps per call', result['steps_per_call']),
       ('data', result['data'] + (' (on device)' if result['data_on_device']
                                  else '')),
       ('compute dtype', result['compute_dtype']),
       ('compile time', f"{result['compile_s']:.1f} s"),
       ('steps/s (synthetic)', f"{result['steps_per_sec']:.2f}"),
-      ('images/s (synthetic)', f"{result['images_per_sec']:.0f}"),
+      ('images/s (synthetic)', f"{result['images_per_sec']:.0f}" + (
+          f" ({result['member_images_per_sec']:.0f} per member)"
+          if result['population'] > 1 else '')),
       ('GFLOP per step', f"{result['flops_per_step'] / 1e9:.2f}"),
       ('achieved GFLOP/s', f"{result['achieved_gflops']:.1f}"),
   ]
@@ -262,14 +307,19 @@ def main(argv=None) -> int:
   argv = infogan_tools.parse_flags(FLAGS, argv)
   if len(argv) > 1:
     infogan_tools.usage_error(f'unexpected arguments: {argv[1:]}')
+  sizes = infogan_tools.population_sizes(_POPULATIONS)
   try:
     result = run(FLAGS.config)
+    if sizes:
+      result['populations'] = run_populations(FLAGS.config, sizes)
   except config_validation.ConfigError as e:
     infogan_tools.usage_error(str(e))
   profile = result.pop('profile', [])
   print(_table(result))
   for line in profile:
     print(line)
+  if sizes:
+    print(_population_table(result['populations']))
   print(json.dumps(result))
   return 0
 

@@ -44,6 +44,21 @@ def test_synthetic_benchmark_reports_every_field(tmp_path):
   assert any('XLA:CPU threads busy' in line for line in lines)
 
 
+def test_population_table():
+  lines, result = _benchmark('--populations=1,2')
+  rows = result['populations']
+  assert [row['population'] for row in rows] == [1, 2]
+  for row in rows:
+    assert row['images_per_sec'] == pytest.approx(
+        row['population'] * row['member_images_per_sec'])
+    assert row['member_images_per_sec'] == pytest.approx(
+        16 * row['steps_per_sec'])
+  header = lines.index(next(line for line in lines
+                            if line.startswith('population  compile s')))
+  assert [line.split()[0] for line in lines[header + 1:header + 3]] == [
+      '1', '2']
+
+
 def test_real_data_benchmark_compares_with_synthetic(mnist_data_dir):
   # (A slice of the training split: reading all of it onto the device is
   # the same code, 30x longer.)
