@@ -69,8 +69,8 @@ def train_on_one_device(patch: pytest.MonkeyPatch):
   import jax  # pylint: disable=g-import-not-at-top
   from infogan_jax import sharding  # pylint: disable=g-import-not-at-top
   make_mesh = sharding.make_mesh
-  patch.setattr(sharding, 'make_mesh',
-                lambda devices=None: make_mesh(jax.devices()[:1]))
+  patch.setattr(sharding, 'make_mesh', lambda devices=None, population=1:
+                make_mesh(jax.devices()[:1], population))
 
 
 @pytest.fixture

@@ -181,6 +181,10 @@ def test_population_must_fit_devices_and_batch(config):
 # ------------------------------------------------- the training loop
 
 
+# Its tests run on one pytest-xdist worker, which builds it once.
+SHARES_POPULATION_RUN = pytest.mark.xdist_group('test_population:population_run')
+
+
 @pytest.fixture(scope='module')
 def population_run(tmp_path_factory):
   """Four members for 4 steps on mock MNIST, with clustering evaluated."""
@@ -202,6 +206,7 @@ def population_run(tmp_path_factory):
   return config, workdir, jax.device_get(state), jax.device_get(resumed)
 
 
+@SHARES_POPULATION_RUN
 def test_population_logs_each_member_and_their_spread(population_run):
   _, workdir, state, _ = population_run
   assert int(state.step) == 4 and state.key.shape[0] == 4
@@ -226,12 +231,14 @@ def test_population_logs_each_member_and_their_spread(population_run):
   assert {f'step_00000004_cat0_member{i}.png' for i in range(4)} <= samples
 
 
+@SHARES_POPULATION_RUN
 def test_population_resumes_exactly(population_run):
   _, _, state, resumed = population_run
   for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(resumed)):
     np.testing.assert_array_equal(a, b)
 
 
+@SHARES_POPULATION_RUN
 def test_load_and_select_a_member(population_run, tmp_path):
   config, workdir, state, _ = population_run
   with pytest.raises(IncompatibleCheckpointError,
