@@ -20,6 +20,7 @@ import ml_collections
 import orbax.checkpoint as ocp
 
 from infogan_jax import config_validation
+from infogan_jax.configs import default as default_config
 from infogan_jax.errors import CheckpointNotFoundError
 from infogan_jax.errors import IncompatibleCheckpointError
 
@@ -194,6 +195,36 @@ def _set_aside(checkpoints: ocp.CheckpointManager, workdir: str, step: int,
 # ------------------------------------------------------------ reading back
 
 
+# Values of fields whose choices have changed since runs recorded them:
+# {field: {old value: today's value with the same meaning}}.
+_RENAMED_VALUES = {
+    # Before 'auto'/'always'/'never', a bool: whether TFDS may download.
+    'download_data': {False: 'never', True: 'auto'},
+}
+
+
+def with_defaults(saved: dict) -> ml_collections.ConfigDict:
+  """A recorded config as today's code reads it: fields added since the
+  run was recorded take their defaults (each added field's default keeps the
+  earlier behaviour), and values whose spelling changed are translated."""
+
+  def merged(defaults: dict, recorded: dict) -> dict:
+    out = dict(defaults)
+    for name, value in recorded.items():
+      if isinstance(value, dict) and isinstance(defaults.get(name), dict):
+        value = merged(defaults[name], value)
+      out[name] = value
+    return out
+
+  config = merged(default_config.get_config().to_dict(), saved)
+  for field, renamed in _RENAMED_VALUES.items():
+    for old, new in renamed.items():
+      if type(config.get(field)) is type(old) and config[field] == old:
+        config[field] = new
+        break
+  return ml_collections.ConfigDict(config)
+
+
 class Reader:
   """Read-only access to the checkpoints of a workdir, one step at a time.
 
@@ -244,11 +275,11 @@ class Reader:
           f'{version}; this infogan_jax reads versions up to '
           f'{FORMAT_VERSION}: upgrade infogan_jax')
     if 'config' in metadata:
-      return ml_collections.ConfigDict(metadata['config'])
+      return with_defaults(metadata['config'])
     config_file = epath.Path(self.workdir) / 'config.json'
     if not config_file.exists():
       return None
-    return ml_collections.ConfigDict(json.loads(config_file.read_text()))
+    return with_defaults(json.loads(config_file.read_text()))
 
   def tree_metadata(self, step: int) -> Any:
     """The saved arrays' shapes and dtypes, as the state's nested dicts."""

@@ -17,6 +17,7 @@ from infogan_jax import gan as gan_lib
 from infogan_jax import keys
 from infogan_jax.evaluators import clustering
 from infogan_jax import trainer
+from infogan_jax import selection
 from infogan_jax import sharding
 
 STEPS = 200
@@ -241,3 +242,23 @@ def test_checkpoints_without_a_config_need_one_and_check_shapes(run, tmp_path):
     infogan_jax.load(str(tmp_path), config=other)
   assert ('g/params/Dense_0/kernel has shape (74, 32), the model expects '
           '(42, 32)') in str(error.value)
+
+
+def test_checkpoints_of_older_configs_read_with_todays_defaults(run, tmp_path):
+  """A run recorded before fields were added (or their values respelled)
+  loads, and its config reads the data as today's code does."""
+  config, _, state = run
+  older = config.to_dict()
+  for added in ('dataset_module', 'population', 'augment'):
+    del older[added]
+  older['download_data'] = False  # the bool it was before 'auto'/'never'
+  _save_bare(str(tmp_path), state, 5, format_version=1, config=older)
+  model = infogan_jax.load(str(tmp_path))
+  assert model.config.dataset_module == ''
+  assert model.config.population == 1
+  assert model.config.augment.max_shift == 2.0
+  assert model.config.download_data == 'never'
+  assert model.config.model.noise_dim == config.model.noise_dim
+  with tfds.testing.mock_data(num_examples=16):
+    images = selection.training_images(model.config, 8)
+  assert images.shape == (8, 28, 28, 1)
