@@ -196,17 +196,23 @@ def _set_aside(checkpoints: ocp.CheckpointManager, workdir: str, step: int,
 
 
 # Values of fields whose choices have changed since runs recorded them:
-# {field: {old value: today's value with the same meaning}}.
+# {field: {old value: today's value with the same meaning}}. (A renamed field
+# would need its own entry: under its new name it would take the default.)
 _RENAMED_VALUES = {
-    # Before 'auto'/'always'/'never', a bool: whether TFDS may download.
-    'download_data': {False: 'never', True: 'auto'},
+    # Before 'auto'/'always'/'never', a bool: True downloaded and prepared the
+    # dataset at every start, False never downloaded.
+    'download_data': {False: 'never', True: 'always'},
 }
+# Datasets made by a builder that was imported for them before
+# `dataset_module` named it.
+_BUILDER_MODULES = {'generated_sprites': 'infogan_tools.sprites_builder'}
 
 
 def with_defaults(saved: dict) -> ml_collections.ConfigDict:
-  """A recorded config as today's code reads it: fields added since the
-  run was recorded take their defaults (each added field's default keeps the
-  earlier behaviour), and values whose spelling changed are translated."""
+  """A recorded config as today's code reads it, for loading and evaluating
+  the run: fields added since it was recorded take their defaults (for every
+  field added so far, the default is what runs did before it existed), and
+  values whose spelling changed are translated."""
 
   def merged(defaults: dict, recorded: dict) -> dict:
     out = dict(defaults)
@@ -222,6 +228,8 @@ def with_defaults(saved: dict) -> ml_collections.ConfigDict:
       if type(config.get(field)) is type(old) and config[field] == old:
         config[field] = new
         break
+  if 'dataset_module' not in saved:
+    config['dataset_module'] = _BUILDER_MODULES.get(saved.get('dataset'), '')
   return ml_collections.ConfigDict(config)
 
 

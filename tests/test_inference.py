@@ -13,12 +13,14 @@ import tensorflow_datasets as tfds
 import conftest
 import infogan_jax
 from infogan_jax import checkpointing
+from infogan_jax.data import pipeline
+from infogan_jax.errors import DataNotFoundError
 from infogan_jax import gan as gan_lib
 from infogan_jax import keys
 from infogan_jax.evaluators import clustering
-from infogan_jax import trainer
 from infogan_jax import selection
 from infogan_jax import sharding
+from infogan_jax import trainer
 
 STEPS = 200
 
@@ -244,21 +246,44 @@ def test_checkpoints_without_a_config_need_one_and_check_shapes(run, tmp_path):
           '(42, 32)') in str(error.value)
 
 
-def test_checkpoints_of_older_configs_read_with_todays_defaults(run, tmp_path):
+def test_checkpoints_of_older_configs_read_with_todays_defaults(
+    run, tmp_path, monkeypatch):
   """A run recorded before fields were added (or their values respelled)
-  loads, and its config reads the data as today's code does."""
+  loads, and today's data code reads its config."""
   config, _, state = run
   older = config.to_dict()
   for added in ('dataset_module', 'population', 'augment'):
     del older[added]
+  del older['model']['compute_dtype']
   older['download_data'] = False  # the bool it was before 'auto'/'never'
   _save_bare(str(tmp_path), state, 5, format_version=1, config=older)
   model = infogan_jax.load(str(tmp_path))
   assert model.config.dataset_module == ''
   assert model.config.population == 1
   assert model.config.augment.max_shift == 2.0
-  assert model.config.download_data == 'never'
+  assert model.config.model.compute_dtype == 'float32'
   assert model.config.model.noise_dim == config.model.noise_dim
+  assert model.config.download_data == 'never'
+  # Forget that this process has checked the data: with 'never', mock data
+  # that is not prepared is one clear error (not an unknown field).
+  monkeypatch.setattr(pipeline, '_CHECKED', set())
   with tfds.testing.mock_data(num_examples=16):
-    images = selection.training_images(model.config, 8)
-  assert images.shape == (8, 28, 28, 1)
+    with pytest.raises(DataNotFoundError,
+                       match="download_data='never'"):
+      selection.training_images(model.config, 8)
+
+
+def test_recorded_values_are_translated_and_unknown_fields_kept():
+  recorded = {'dataset': 'generated_sprites', 'download_data': True,
+              'model': {'noise_dim': 5}, 'retired_field': 3}
+  config = checkpointing.with_defaults(recorded)
+  assert config.download_data == 'always'
+  assert config.dataset_module == 'infogan_tools.sprites_builder'
+  assert config.model.noise_dim == 5
+  assert config.model.num_continuous_codes == 2  # the default
+  assert config.retired_field == 3
+  for spelled in ('auto', 'never'):
+    assert checkpointing.with_defaults(
+        {'download_data': spelled}).download_data == spelled
+  assert checkpointing.with_defaults(
+      {'dataset_module': 'mine'}).dataset_module == 'mine'
