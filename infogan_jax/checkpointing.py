@@ -14,6 +14,7 @@ from typing import Any
 
 from absl import logging
 from etils import epath
+from flax import traverse_util
 import jax
 from jax.experimental import multihost_utils
 import ml_collections
@@ -195,14 +196,6 @@ def _set_aside(checkpoints: ocp.CheckpointManager, workdir: str, step: int,
 # ------------------------------------------------------------ reading back
 
 
-# Values of fields whose choices have changed since runs recorded them:
-# {field: {old value: today's value with the same meaning}}. (A renamed field
-# would need its own entry: under its new name it would take the default.)
-_RENAMED_VALUES = {
-    # Before 'auto'/'always'/'never', a bool: True downloaded and prepared the
-    # dataset at every start, False never downloaded.
-    'download_data': {False: 'never', True: 'always'},
-}
 # Datasets made by a builder that was imported for them before
 # `dataset_module` named it.
 _BUILDER_MODULES = {'generated_sprites': 'infogan_tools.sprites_builder'}
@@ -213,21 +206,13 @@ def with_defaults(saved: dict) -> ml_collections.ConfigDict:
   the run: fields added since it was recorded take their defaults (for every
   field added so far, the default is what runs did before it existed), and
   values whose spelling changed are translated."""
-
-  def merged(defaults: dict, recorded: dict) -> dict:
-    out = dict(defaults)
-    for name, value in recorded.items():
-      if isinstance(value, dict) and isinstance(defaults.get(name), dict):
-        value = merged(defaults[name], value)
-      out[name] = value
-    return out
-
-  config = merged(default_config.get_config().to_dict(), saved)
-  for field, renamed in _RENAMED_VALUES.items():
-    for old, new in renamed.items():
-      if type(config.get(field)) is type(old) and config[field] == old:
-        config[field] = new
-        break
+  fields = traverse_util.flatten_dict(default_config.get_config().to_dict())
+  fields.update(traverse_util.flatten_dict(saved))
+  config = traverse_util.unflatten_dict(fields)
+  if isinstance(config['download_data'], bool):
+    # Before 'auto'/'always'/'never': True downloaded and prepared the dataset
+    # at every start, False never downloaded.
+    config['download_data'] = 'always' if config['download_data'] else 'never'
   if 'dataset_module' not in saved:
     config['dataset_module'] = _BUILDER_MODULES.get(saved.get('dataset'), '')
   return ml_collections.ConfigDict(config)
