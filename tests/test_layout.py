@@ -62,13 +62,13 @@ def _library_module_file(dotted: str) -> str | None:
   parts = dotted.split('.')
   if parts[0] != 'infogan_jax':
     return None
+  if parts[1:2] == ['configs']:
+    return 'infogan_jax/configs/'  # the map names the configs as one entry
   while parts:
     path = ROOT.joinpath(*parts)
     if path.with_suffix('.py').exists():
       return str(path.with_suffix('.py').relative_to(ROOT))
     if (path / '__init__.py').exists():
-      if parts[-1] == 'configs':
-        return 'infogan_jax/configs/'
       return str((path / '__init__.py').relative_to(ROOT))
     parts.pop()
   return None
