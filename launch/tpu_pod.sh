@@ -186,6 +186,7 @@ train() {
 # with their highest exit status in training_status (1 for a worker that has
 # none: killed, or never started); returns 1 when it gives up.
 training_status=
+sleeper=
 wait_for_training() {
   need_run_name
   local command out failures=0 ended lost code
@@ -219,7 +220,10 @@ wait_for_training() {
         return 1
       fi
     fi
-    sleep "$POLL_S"
+    # In the background: bash runs a trap only once its foreground command
+    # has ended, so a Ctrl-C or hangup would otherwise wait out the sleep.
+    sleep "$POLL_S" & sleeper=$!
+    wait "$sleeper"
   done
 }
 
@@ -257,7 +261,7 @@ case $action in
     train "$@"
     # From here on the training runs detached: leaving early keeps the slice.
     trap - EXIT
-    trap 'echo "interrupted: the training goes on and the slice is kept; see launch/tpu_pod.sh status, logs, wait, delete" >&2; exit 130' INT TERM HUP
+    trap 'kill "$sleeper" 2>/dev/null || true; echo "interrupted: the training goes on and the slice is kept; see launch/tpu_pod.sh status, logs, wait, delete" >&2; exit 130' INT TERM HUP
     wait_for_training || exit 1
     [ "$DRY_RUN" = 1 ] || echo "training ended with status $training_status" >&2
     [ "$KEEP" = 1 ] || delete

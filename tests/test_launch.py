@@ -20,7 +20,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = sorted(glob.glob(os.path.join(REPO, 'launch', '*.sh')) +
                  glob.glob(os.path.join(REPO, 'launch', '*.sbatch')) +
                  glob.glob(os.path.join(REPO, 'scripts', '*.sh')) +
-                 [os.path.join(REPO, '.ci', 'run')])
+                 [os.path.join(REPO, '.ci', 'run'),
+                  os.path.join(REPO, '.ci', 'refresh-lock')])
 
 
 # The scripts' settings: a test gives the ones it means, whatever the shell
@@ -416,6 +417,28 @@ def test_tpu_pod_all_interrupted_while_waiting_keeps_the_slice(tmp_path):
   _, stderr = process.communicate(timeout=120)
   assert process.returncode == 130
   assert 'delete' not in _calls(tmp_path)
+  assert 'the training goes on and the slice is kept' in stderr
+
+
+def test_tpu_pod_all_answers_a_signal_at_once_between_two_polls(tmp_path):
+  """A signal to the script alone (not its job), between two polls an hour
+  apart: it answers at once instead of after the sleep."""
+  env = _fake_gcloud(tmp_path, FAKE_POLLS_RUNNING='1000', POLL_S='3600')
+  process = subprocess.Popen(
+      [os.path.join(REPO, 'launch', 'tpu_pod.sh'), 'all'],
+      env={**_clean_environment(), **env}, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True, start_new_session=True,
+      preexec_fn=_hangup_default)
+  deadline = time.time() + 120
+  while not _lines(tmp_path / 'polls') and time.time() < deadline:
+    time.sleep(0.1)
+  assert _lines(tmp_path / 'polls'), 'never polled'
+  process.terminate()
+  # Without waiting on the sleep in the background, bash would run its trap
+  # only when the hour's sleep ended.
+  _, stderr = process.communicate(timeout=120)
+  assert process.returncode == 130
+  assert _calls(tmp_path) == ['create', 'setup', 'start', 'status']
   assert 'the training goes on and the slice is kept' in stderr
 
 
