@@ -2,6 +2,7 @@
 
 import os
 import re
+import tomllib
 
 import pytest
 
@@ -56,3 +57,41 @@ def test_links_resolve(page):
     elif anchor and anchor not in anchors(path):
       broken.append(f'{target}: no heading with that anchor')
   assert not broken, broken
+
+
+def _read(path: str) -> str:
+  with open(os.path.join(REPO, path)) as f:
+    return f.read()
+
+
+def test_ci_runs_the_readmes_test_command_on_the_lock():
+  """CI calls the README's test command as written, and that command
+  installs the committed lock, every package of it pinned."""
+  readme = _read('README.md')
+  command = re.search(r'Run the tests .*?```bash\n(.+?)\n```', readme,
+                      flags=re.S).group(1)
+  ci_lines = _read(os.path.join('.ci', 'run')).splitlines()
+  assert command in ci_lines, command
+  assert '-r .ci/requirements-lock.txt' in command
+  lock = [line for line in _read(os.path.join(
+      '.ci', 'requirements-lock.txt')).splitlines()
+          if line and not line.startswith('#')]
+  assert lock and all(re.fullmatch(r'[A-Za-z0-9_.\-]+==[^=\s]+', line)
+                      for line in lock), lock
+  locked = {_name(line.split('==')[0]) for line in lock}
+  # Every requirement of the package and of its test extra (with the extras
+  # that one includes), and the build backend.
+  with open(os.path.join(REPO, 'pyproject.toml'), 'rb') as f:
+    project = tomllib.load(f)['project']
+  extras = project['optional-dependencies']
+  wanted = project['dependencies'] + extras['test']
+  for own in [r for r in wanted if r.startswith('infogan_jax[')]:
+    for extra in own[len('infogan_jax['):-1].split(','):
+      wanted += extras[extra]
+  wanted = {_name(re.match(r'[A-Za-z0-9_.\-]+', r).group())
+            for r in wanted if not r.startswith('infogan_jax')}
+  assert wanted | {'setuptools'} <= locked, (wanted | {'setuptools'}) - locked
+
+
+def _name(requirement: str) -> str:
+  return re.sub(r'[-_.]+', '-', requirement).lower()  # as PEP 503 compares
