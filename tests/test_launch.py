@@ -398,9 +398,11 @@ def _hangup_default():
   signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
-def test_tpu_pod_all_interrupted_while_waiting_keeps_the_slice(tmp_path):
-  env = _fake_gcloud(tmp_path, FAKE_POLLS_RUNNING='1000')
-  # In a process group of its own, as a job started from a shell is.
+def _pod_waiting(tmp_path, **env):
+  """`tpu_pod.sh all` with workers that keep running, once it has polled
+  them (its trap is set by then). In a process group of its own, as a job
+  started from a shell is."""
+  env = _fake_gcloud(tmp_path, FAKE_POLLS_RUNNING='1000', **env)
   process = subprocess.Popen(
       [os.path.join(REPO, 'launch', 'tpu_pod.sh'), 'all'],
       env={**_clean_environment(), **env}, stdout=subprocess.PIPE,
@@ -410,7 +412,12 @@ def test_tpu_pod_all_interrupted_while_waiting_keeps_the_slice(tmp_path):
   deadline = time.time() + 120
   while not _lines(tmp_path / 'polls') and time.time() < deadline:
     time.sleep(0.1)
-  assert _lines(tmp_path / 'polls'), 'never polled'  # the trap is set by then
+  assert _lines(tmp_path / 'polls'), 'never polled'
+  return process
+
+
+def test_tpu_pod_all_interrupted_while_waiting_keeps_the_slice(tmp_path):
+  process = _pod_waiting(tmp_path)
   # The terminal closed: the hangup reaches the whole job (the script and
   # the gcloud or sleep it is waiting for), as a shell passes it on.
   os.killpg(process.pid, signal.SIGHUP)
@@ -423,16 +430,7 @@ def test_tpu_pod_all_interrupted_while_waiting_keeps_the_slice(tmp_path):
 def test_tpu_pod_all_answers_a_signal_at_once_between_two_polls(tmp_path):
   """A signal to the script alone (not its job), between two polls an hour
   apart: it answers at once instead of after the sleep."""
-  env = _fake_gcloud(tmp_path, FAKE_POLLS_RUNNING='1000', POLL_S='3600')
-  process = subprocess.Popen(
-      [os.path.join(REPO, 'launch', 'tpu_pod.sh'), 'all'],
-      env={**_clean_environment(), **env}, stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE, text=True, start_new_session=True,
-      preexec_fn=_hangup_default)
-  deadline = time.time() + 120
-  while not _lines(tmp_path / 'polls') and time.time() < deadline:
-    time.sleep(0.1)
-  assert _lines(tmp_path / 'polls'), 'never polled'
+  process = _pod_waiting(tmp_path, POLL_S='3600')
   process.terminate()
   # Without waiting on the sleep in the background, bash would run its trap
   # only when the hour's sleep ended.
