@@ -1,11 +1,13 @@
 """The public API: `infogan_jax.load` and what the restored model does."""
 
+import dataclasses
 import json
 import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import orbax.checkpoint as ocp
 import pytest
 import tensorflow_datasets as tfds
@@ -17,6 +19,7 @@ from infogan_jax.data import pipeline
 from infogan_jax.errors import DataNotFoundError
 from infogan_jax import gan as gan_lib
 from infogan_jax import keys
+from infogan_jax import losses
 from infogan_jax.evaluators import clustering
 from infogan_jax import selection
 from infogan_jax import sharding
@@ -30,7 +33,7 @@ pytestmark = pytest.mark.xdist_group('test_inference:run')
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
-  """A short run on mock MNIST: long enough for Q to read c1 back."""
+  """A short run on mock MNIST, for `load` and what the restored model does."""
   config = conftest.tiny_config()
   config.download_data = 'always'
   config.batch_size = 32
@@ -91,19 +94,68 @@ def test_generate_is_deterministic_in_range_and_fixes_codes(model):
                                 model.render(latents))
 
 
-def test_posterior_recovers_the_categorical_code_after_training(model):
-  latents = model.sample_latents(jax.random.key(5), 500)
+def _fit_q(model, n=512, batch_size=32, epochs=20):
+  """`model` with Q (and D's body under it) fitted alone to read back the codes
+  of n fixed images of its frozen G: Adam on the information bound, over
+  `epochs` passes of minibatches.
+
+  Unlike the short GAN run before it, this is a supervised problem on fixed
+  inputs: where it ends does not hang on a chaotic trajectory.
+  """
+  latents = model.sample_latents(jax.random.key(11), n)
+  images = model.gan.generate(model.g_variables, latents)  # G's range
+  batches = jax.tree.map(
+      lambda x: jnp.tile(x.reshape(n // batch_size, batch_size, *x.shape[1:]),
+                         (epochs,) + (1,) * x.ndim), (images, latents))
+  stats = model.d_variables['batch_stats']
+  optimiser = optax.adam(1e-3)
+
+  def loss(params, images, latents):
+    _, q_out = model.gan.discriminate(
+        {'params': params, 'batch_stats': stats}, images, train=False)
+    mi = losses.mutual_information(model.spec, q_out, latents)
+    return -(mi.categorical + mi.continuous)
+
+  def update(carry, batch):
+    params, opt_state = carry
+    grads = jax.grad(loss)(params, *batch)
+    updates, opt_state = optimiser.update(grads, opt_state)
+    return (optax.apply_updates(params, updates), opt_state), None
+
+  @jax.jit
+  def fit(params):
+    return jax.lax.scan(update, (params, optimiser.init(params)),
+                        batches)[0][0]
+
+  params = fit(model.d_variables['params'])
+  return dataclasses.replace(
+      model, d_variables={'params': params, 'batch_stats': stats})
+
+
+def _read_back(model, n=500):
+  """How often Q names the category G was given, and how its mean of the
+  first continuous code correlates with the value G was given, on n fresh
+  draws."""
+  latents = model.sample_latents(jax.random.key(5), n)
   posterior = model.posterior(model.render(latents))
+  agreement = float(np.mean(np.asarray(posterior.categories()[:, 0]) ==
+                            np.asarray(latents.categorical[:, 0])))
+  r = np.corrcoef(latents.continuous[:, 0], posterior.mean[:, 0])[0, 1]
+  return agreement, float(r), posterior
+
+
+def test_posterior_reads_back_the_codes_g_was_given(model):
+  agreement, r, posterior = _read_back(_fit_q(model))
   assert posterior.probabilities[0].shape == (500, 10)
   np.testing.assert_allclose(posterior.probabilities[0].sum(-1), 1.0,
                              rtol=1e-5)
   assert posterior.mean.shape == posterior.std.shape == (500, 2)
   np.testing.assert_array_equal(posterior.std, 1.0)  # Q's std is fixed
-  agreement = np.mean(np.asarray(posterior.categories()[:, 0]) ==
-                      np.asarray(latents.categorical[:, 0]))
-  assert agreement > 0.3, agreement  # chance: 0.1; measured: 0.51
-  r = np.corrcoef(latents.continuous[:, 0], posterior.mean[:, 0])[0, 1]
-  assert r > 0.3, r  # measured: 0.79
+  # Measured over the fixture's run with seeds 0-4 (its GAN trajectory
+  # perturbed as a library release would): agreement 0.962-1.000 where the
+  # GAN's own Q reached 0.202-0.450 (chance: 0.1), r 0.899-0.955.
+  assert agreement > 0.9, agreement
+  assert r > 0.7, r
 
 
 def test_posterior_agrees_with_the_clustering_evaluator(run, model):

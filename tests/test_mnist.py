@@ -17,9 +17,15 @@ import conftest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(REPO, 'notebooks', 'colab.ipynb')
 
-# c1 on the test digits after 250 steps at batch 64; chance is 0.1.
+# c1 on the test digits after 250 steps at batch 64. Where a short GAN run
+# ends is chaotic: a library release moves it as a new seed does. Measured
+# over seeds 0-5 (jax 0.10.2, the lock of 2026-12-06): accuracy 0.371-0.504
+# (chance: 0.1), NMI 0.318-0.438, ARI 0.192-0.308, the information bound
+# 1.02-1.09 nats at step 50 and 2.070-2.081 at step 250 (at most log 10 =
+# 2.303). The floors sit about three standard deviations of that spread
+# below its mean, still far above chance.
 STEPS = 250
-EVAL_ACCURACY = 0.35  # measured: 0.537 (NMI 0.487, ARI 0.378; MI 2.08)
+FLOORS = {'eval_accuracy': 0.28, 'eval_nmi': 0.25, 'eval_ari': 0.12}
 
 
 # The 250-step run is a module fixture: keep the module on one pytest-xdist
@@ -45,7 +51,7 @@ def mnist_run(tmp_path_factory):
   return workdir
 
 
-def test_short_run_reaches_two_nats(mnist_run):
+def test_short_run_learns_the_categorical_code(mnist_run):
   with open(mnist_run / 'metrics.jsonl') as f:
     records = [json.loads(line) for line in f]
   rows = [r for r in records if 'mi_cat_nats' in r]
@@ -54,10 +60,12 @@ def test_short_run_reaches_two_nats(mnist_run):
   # c1 as a classifier of the 10,000 test digits: far above chance (0.1)
   # already, though not yet at its final accuracy.
   assert [r['step'] for r in evals] == [STEPS]
-  assert evals[0]['eval_accuracy'] > EVAL_ACCURACY, evals
-  assert evals[0]['eval_nmi'] > 0.3 and evals[0]['eval_ari'] > 0.15, evals
+  for name, floor in FLOORS.items():
+    assert evals[0][name] > floor, (name, evals)
+  # Q tells G's ten categories apart: the bound rises (by about a nat
+  # here) towards H(c1).
   mi = [r['mi_cat_nats'] for r in rows]
-  assert mi[0] < 2.0 < mi[-1] <= np.log(10) + 1e-6, mi
+  assert mi[0] + 0.5 < mi[-1] and 1.9 < mi[-1] <= np.log(10) + 1e-6, mi
   assert os.listdir(mnist_run / 'checkpoints') == [str(STEPS)]
   assert sorted(os.listdir(mnist_run / 'samples')) == [
       f'step_{STEPS:08d}_cat0.png', f'step_{STEPS:08d}_cont0.png',
