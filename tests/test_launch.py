@@ -391,11 +391,14 @@ def test_tpu_pod_all_deletes_the_slice_when_the_start_fails(tmp_path):
   assert _calls(tmp_path) == ['create', 'setup', 'start', 'delete']
 
 
-def _hangup_default():
-  # A shell cannot trap a signal it was started with ignored, and a suite
-  # run under nohup hands its children SIGHUP ignored: reset it, as a
-  # terminal's shell starts its jobs.
-  signal.signal(signal.SIGHUP, signal.SIG_DFL)
+# A shell cannot trap a signal it was started with ignored, and a suite run
+# under nohup hands its children SIGHUP ignored: this prefix resets it and
+# execs the command, as a terminal's shell starts its jobs. (A preexec_fn
+# would run Python in a fork of this multithreaded process, which can hang.)
+HANGUP_DEFAULT = [sys.executable, '-c',
+                  'import os, signal, sys; '
+                  'signal.signal(signal.SIGHUP, signal.SIG_DFL); '
+                  'os.execv(sys.argv[1], sys.argv[1:])']
 
 
 def _pod_waiting(tmp_path, **env):
@@ -404,10 +407,9 @@ def _pod_waiting(tmp_path, **env):
   started from a shell is."""
   env = _fake_gcloud(tmp_path, FAKE_POLLS_RUNNING='1000', **env)
   process = subprocess.Popen(
-      [os.path.join(REPO, 'launch', 'tpu_pod.sh'), 'all'],
+      [*HANGUP_DEFAULT, os.path.join(REPO, 'launch', 'tpu_pod.sh'), 'all'],
       env={**_clean_environment(), **env}, stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE, text=True, start_new_session=True,
-      preexec_fn=_hangup_default)
+      stderr=subprocess.PIPE, text=True, start_new_session=True)
   # Generous limits: they only bound a wait on a busy machine.
   deadline = time.time() + 120
   while not _lines(tmp_path / 'polls') and time.time() < deadline:
