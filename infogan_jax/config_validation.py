@@ -99,7 +99,8 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   fields.real_in(config, 'adam_b2', 0.0, 1.0)
   fields.real_in(config, 'lambda_categorical', 0.0)
   fields.real_in(config, 'lambda_continuous', 0.0)
-  for field in ('lambda_real_information', 'lambda_consistency'):
+  for field in ('lambda_real_information', 'lambda_consistency',
+                'lambda_paired_information'):
     fields.real_in(config, field, 0.0)
     if config[field] and not config.model.categorical_codes:
       raise ConfigError(field, config[field],

@@ -71,7 +71,7 @@ def information_penalty(mi: MutualInformation, lambda_categorical: float,
 
 
 # ------------------------------------------- Q on real images (not the paper)
-# The paper trains Q on generated images only. These two optional terms also
+# The paper trains Q on generated images only. These optional terms also
 # train it (with D's shared body) on the real batch; each has its own lambda
 # in the D loss, 0 leaving the paper's objective unchanged.
 
@@ -112,3 +112,31 @@ def consistency(spec: latents_lib.CodeSpec, q_out: jax.Array,
     total = total + optax.losses.kl_divergence(
         jax.nn.log_softmax(logits, -1), jax.nn.softmax(target, -1)).mean()
   return total
+
+
+def paired_information(spec: latents_lib.CodeSpec, q_out: jax.Array,
+                       q_out_transformed: jax.Array) -> jax.Array:
+  """I(c; c') of the categories Q gives an image and its deformed copy,
+  summed over the categorical codes, in nats (the objective of invariant
+  information clustering, Ji et al. 2019).
+
+  P = the batch mean of outer(Q(c|x), Q(c'|T(x))), symmetrised, is their
+  joint distribution; I = sum P log(P / (P_i P_j)). At most ln K per code,
+  reached when Q places both copies of every image in the same category,
+  confidently, and the batch uses all K evenly: a partition that the
+  deformations do not cross. Gradients reach both posteriors.
+  """
+  original = latents_lib.split_q_output(spec, q_out)
+  transformed = latents_lib.split_q_output(spec, q_out_transformed)
+  total = jnp.zeros((), jnp.float32)
+  for a, b in zip(original.logits, transformed.logits):
+    joint = jnp.einsum('ni,nj->ij', jax.nn.softmax(a.astype(jnp.float32), -1),
+                       jax.nn.softmax(b.astype(jnp.float32), -1)) / a.shape[0]
+    joint = (joint + joint.T) / 2
+    # Clipped below so that log(0) never enters the sum or its gradient.
+    joint = jnp.maximum(joint, jnp.finfo(joint.dtype).tiny)
+    marginal = joint.sum(1)
+    total = total + (joint * (jnp.log(joint) - jnp.log(marginal[:, None]) -
+                              jnp.log(marginal[None, :]))).sum()
+  return total
+

@@ -47,6 +47,7 @@ class TrainStep:
   # real-data information and of the consistency under `deformation`.
   lambda_real_information: float = 0.0
   lambda_consistency: float = 0.0
+  lambda_paired_information: float = 0.0
   deformation: augment.Deformation = augment.Deformation()
   # How a population's members are stepped: 'vmap' (one batched program)
   # or 'loop' (each member's own step, one after another, in one program).
@@ -68,6 +69,7 @@ class TrainStep:
         skip_nonfinite=config.on_nonfinite == 'skip',
         lambda_real_information=config.lambda_real_information,
         lambda_consistency=config.lambda_consistency,
+        lambda_paired_information=config.lambda_paired_information,
         deformation=augment.Deformation.from_config(config.augment),
         population_form=population_form(
             config.get('population_form', 'auto'), jax.default_backend()),
@@ -99,9 +101,9 @@ class TrainStep:
 
     The real-data information is logged at every step (it is the label-free
     selection criterion too) and enters the loss with its lambda; the
-    consistency term, which needs a second pass of D over deformed copies,
-    is computed only when its lambda is not 0. That pass's batch-norm
-    statistics are not kept.
+    consistency and paired-information terms, which need a second pass of D
+    over deformed copies, are computed only when their lambda is not 0.
+    That pass's batch-norm statistics are not kept.
     """
     information = losses.real_information(self.spec, real_q_out)
     if self.lambda_real_information:
@@ -109,14 +111,21 @@ class TrainStep:
     else:  # measured only
       loss, information = 0.0, jax.lax.stop_gradient(information)
     metrics = {'q_real_information_nats': information}
+    if not (self.lambda_consistency or self.lambda_paired_information):
+      return loss, metrics
+    deformed = augment.transform(key, images, self.gan.value_range,
+                                 self.deformation)
+    _, deformed_q_out, _ = self.gan.discriminate(
+        {'params': params, 'batch_stats': batch_stats}, deformed)
     if self.lambda_consistency:
-      deformed = augment.transform(key, images, self.gan.value_range,
-                                   self.deformation)
-      _, deformed_q_out, _ = self.gan.discriminate(
-          {'params': params, 'batch_stats': batch_stats}, deformed)
       divergence = losses.consistency(self.spec, real_q_out, deformed_q_out)
       loss = loss + self.lambda_consistency * divergence
       metrics['q_consistency_nats'] = divergence
+    if self.lambda_paired_information:
+      paired = losses.paired_information(self.spec, real_q_out,
+                                         deformed_q_out)
+      loss = loss - self.lambda_paired_information * paired
+      metrics['q_paired_information_nats'] = paired
     return loss, metrics
 
   def __call__(self, state: state_lib.TrainState, images: jax.Array,

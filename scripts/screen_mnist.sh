@@ -27,6 +27,13 @@ case $candidate in
   tuned_consistency) config=$tuned; overrides=(--config.lambda_consistency=1.0) ;;
   tuned_realinfo_consistency) config=$tuned
     overrides=(--config.lambda_real_information=1.0 --config.lambda_consistency=1.0) ;;
+  # The paired information (IIC's objective) in place of, or beside, the
+  # consistency term.
+  tuned_realinfo_paired) config=$tuned
+    overrides=(--config.lambda_real_information=1.0 --config.lambda_paired_information=1.0) ;;
+  tuned_realinfo_consistency_paired) config=$tuned
+    overrides=(--config.lambda_real_information=1.0 --config.lambda_consistency=1.0
+               --config.lambda_paired_information=1.0) ;;
   *) echo "unknown candidate $candidate" >&2; exit 2 ;;
 esac
 

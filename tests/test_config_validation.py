@@ -58,6 +58,7 @@ BAD = [
     ('image_channels', 2, "1 (grayscale), 3 (RGB) or 0"),
     ('lambda_real_information', -1.0, 'lambda_real_information'),
     ('lambda_consistency', -0.1, 'lambda_consistency'),
+    ('lambda_paired_information', -1.0, 'lambda_paired_information'),
     ('augment.max_shift', -1.0, 'max_shift'),
     ('augment.max_rotation', 200.0, '[0.0, 180.0)'),
     ('augment.elastic_std', -0.5, 'elastic_std'),
@@ -96,6 +97,7 @@ def test_mnist_q_on_real_adds_only_the_real_image_terms():
   # The paper's config keeps the paper's objective.
   assert mnist.get_config().lambda_consistency == 0
   assert mnist.get_config().lambda_real_information == 0
+  assert mnist.get_config().lambda_paired_information == 0
 
 
 def test_disentanglement_metrics_need_the_factor_keys(config):
@@ -165,7 +167,8 @@ def test_bad_value_exits_2_naming_the_field(config, tmp_path, capsys, field,
 
 
 @pytest.mark.parametrize('field', ['lambda_real_information',
-                                   'lambda_consistency'])
+                                   'lambda_consistency',
+                                   'lambda_paired_information'])
 def test_real_image_terms_need_a_categorical_code(config, field):
   config.model.categorical_codes = ()
   config[field] = 1.0

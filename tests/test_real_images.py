@@ -80,9 +80,44 @@ def test_consistency_on_hand_made_posteriors():
   assert float(jnp.abs(grad_moved).sum()) > 0
 
 
-def _real_data_grads(config, lambda_real_information, lambda_consistency):
+def test_paired_information_on_hand_made_posteriors():
+  sure = 50.0 * jnp.eye(4)  # four images, one certain category each
+  # Both copies in the same category, all four used evenly: ln 4.
+  assert float(losses.paired_information(
+      SPEC, _q_out(sure), _q_out(sure))) == pytest.approx(math.log(4),
+                                                          abs=1e-4)
+  # The copies' categories independent of each other: 0.
+  uniform = _q_out(jnp.zeros((4, 4)))
+  assert float(losses.paired_information(
+      SPEC, _q_out(sure), uniform)) == pytest.approx(0.0, abs=1e-6)
+  # Every image in one category, on both copies: 0 (nothing to tell apart).
+  one = _q_out(50.0 * jnp.eye(4)[jnp.array([0, 0, 0, 0])])
+  assert float(losses.paired_information(SPEC, one, one)) == pytest.approx(
+      0.0, abs=1e-6)
+  # Two categories, each copy certain and in the same one: ln 2. Swapping
+  # the two copies gives the same value (P is made symmetric).
+  two = _q_out(50.0 * jnp.eye(4)[jnp.array([0, 1, 0, 1])])
+  moved = _q_out(50.0 * jnp.eye(4)[jnp.array([0, 1, 1, 1])])
+  assert float(losses.paired_information(SPEC, two, two)) == pytest.approx(
+      math.log(2), abs=1e-4)
+  assert float(losses.paired_information(SPEC, two, moved)) == pytest.approx(
+      float(losses.paired_information(SPEC, moved, two)), abs=1e-6)
+  assert float(losses.paired_information(SPEC, two, moved)) < math.log(2)
+  # Gradients reach both copies, and stay finite where P has zeros.
+  paired_grads = jax.grad(lambda a, b: losses.paired_information(SPEC, a, b),
+                          argnums=(0, 1))
+  for grad in paired_grads(_q_out(jnp.eye(4)), _q_out(jnp.eye(4)[::-1])):
+    assert float(jnp.abs(grad).sum()) > 0
+  for grad in paired_grads(_q_out(1e4 * jnp.eye(4)),
+                           _q_out(1e4 * jnp.eye(4)[::-1])):
+    assert np.isfinite(np.asarray(grad)).all()
+
+
+def _real_data_grads(config, lambda_real_information, lambda_consistency,
+                     lambda_paired_information=0.0):
   config.lambda_real_information = lambda_real_information
   config.lambda_consistency = lambda_consistency
+  config.lambda_paired_information = lambda_paired_information
   gan = step_lib.TrainStep.from_config(config)
   state = gan.init(0, (28, 28, 1))
   images = jax.random.uniform(jax.random.key(1), (8, 28, 28, 1))
@@ -102,8 +137,9 @@ def _norm(tree):
   return float(sum(jnp.abs(x).sum() for x in jax.tree.leaves(tree)))
 
 
-@pytest.mark.parametrize('weights', [(1.0, 0.0), (0.0, 1.0)],
-                         ids=['real_information', 'consistency'])
+@pytest.mark.parametrize(
+    'weights', [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)],
+    ids=['real_information', 'consistency', 'paired_information'])
 def test_each_term_trains_q_and_the_shared_body(config, weights):
   value, metrics, grads = _real_data_grads(config, *weights)
   assert float(value) != 0
@@ -112,14 +148,16 @@ def test_each_term_trains_q_and_the_shared_body(config, weights):
   assert _norm(grads['q_head']) > 0 and _norm(grads['q_out']) > 0
   assert _norm(grads['d_out']) == 0  # D's real/fake logit plays no part
   assert ('q_consistency_nats' in metrics) == bool(weights[1])
+  assert ('q_paired_information_nats' in metrics) == bool(weights[2])
 
 
 def test_terms_are_zero_when_their_lambdas_are(config):
-  value, metrics, grads = _real_data_grads(config, 0.0, 0.0)
+  value, metrics, grads = _real_data_grads(config, 0.0, 0.0, 0.0)
   assert float(value) == 0 and _norm(grads) == 0
   # The real-data information is still measured.
   assert float(metrics['q_real_information_nats']) > 0
   assert 'q_consistency_nats' not in metrics
+  assert 'q_paired_information_nats' not in metrics
 
 
 def test_a_step_with_zero_lambdas_is_the_papers_step(config):
@@ -134,7 +172,8 @@ def test_a_step_with_zero_lambdas_is_the_papers_step(config):
         gan.init(0, (28, 28, 1)), images)
 
   paper, _ = step()
-  zero, _ = step(lambda_real_information=0.0, lambda_consistency=0.0)
+  zero, _ = step(lambda_real_information=0.0, lambda_consistency=0.0,
+                 lambda_paired_information=0.0)
   on, _ = step(lambda_real_information=1.0)
   same = jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), paper.d.params,
                       zero.d.params)

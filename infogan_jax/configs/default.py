@@ -156,7 +156,7 @@ def get_config() -> ml_collections.ConfigDict:
   # pushed to make c recoverable.
   config.mi_in_generator_loss = True
   # Q on real images, beyond the paper (which trains Q on generated images
-  # only); 0 turns a term off and leaves the paper's objective. Both act on
+  # only); 0 turns a term off and leaves the paper's objective. All act on
   # the categorical codes and are added to D's loss, so they train Q's head
   # and D's shared body.
   # lambda_real_information: weight of H(mean Q(c|x)) - mean H(Q(c|x)) over
@@ -169,6 +169,12 @@ def get_config() -> ml_collections.ConfigDict:
   # moved or bent digit keeps its category. Costs a second pass of D over the
   # real batch.
   config.lambda_consistency = 0.0
+  # lambda_paired_information: weight of I(c; c') between the categories Q
+  # gives a real image and its deformed copy (the objective of invariant
+  # information clustering), maximised: both copies share a category and
+  # the batch uses every category. Shares the second pass of D with the
+  # consistency term; logged as q_paired_information_nats.
+  config.lambda_paired_information = 0.0
   config.augment = ml_collections.ConfigDict()
   # Shift (pixels, per axis) and rotation (degrees), uniform in [-max, max].
   config.augment.max_shift = 2.0
