@@ -44,7 +44,8 @@ class TrainStep:
   # True: an update whose loss or gradients are not finite is not applied.
   skip_nonfinite: bool = False
   # Q on real images (beyond the paper; 0 turns a term off): weights of the
-  # real-data information and of the consistency under `deformation`.
+  # real-data information, and of the consistency and the paired information
+  # under `deformation`.
   lambda_real_information: float = 0.0
   lambda_consistency: float = 0.0
   lambda_paired_information: float = 0.0

@@ -221,9 +221,11 @@ wait_for_training() {
       fi
     fi
     # In the background: bash runs a trap only once its foreground command
-    # has ended, so a Ctrl-C or hangup would otherwise wait out the sleep.
+    # has ended, so a signal sent to this script alone (kill PID, a
+    # scheduler's SIGTERM) would otherwise wait out the sleep.
     sleep "$POLL_S" & sleeper=$!
     wait "$sleeper"
+    sleeper=
   done
 }
 
@@ -261,7 +263,7 @@ case $action in
     train "$@"
     # From here on the training runs detached: leaving early keeps the slice.
     trap - EXIT
-    trap 'kill "$sleeper" 2>/dev/null || true; echo "interrupted: the training goes on and the slice is kept; see launch/tpu_pod.sh status, logs, wait, delete" >&2; exit 130' INT TERM HUP
+    trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null || true; echo "interrupted: the training goes on and the slice is kept; see launch/tpu_pod.sh status, logs, wait, delete" >&2; exit 130' INT TERM HUP
     wait_for_training || exit 1
     [ "$DRY_RUN" = 1 ] || echo "training ended with status $training_status" >&2
     [ "$KEEP" = 1 ] || delete

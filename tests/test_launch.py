@@ -430,13 +430,24 @@ def test_tpu_pod_all_interrupted_while_waiting_keeps_the_slice(tmp_path):
 
 
 def test_tpu_pod_all_answers_a_signal_at_once_between_two_polls(tmp_path):
-  """A signal to the script alone (not its job), between two polls an hour
-  apart: it answers at once instead of after the sleep."""
+  """A signal to the script alone (not its job), while it sleeps between two
+  polls an hour apart: it answers at once instead of after the sleep."""
+  # A sleep stand-in that says when it has started, then sleeps.
+  _stub(tmp_path / 'bin', 'sleep',
+        f'echo "$*" >> {tmp_path}/sleeps\nexec {shutil.which("sleep")} "$@"\n')
   process = _pod_waiting(tmp_path, POLL_S='3600')
-  process.terminate()
-  # Without waiting on the sleep in the background, bash would run its trap
-  # only when the hour's sleep ended.
-  _, stderr = process.communicate(timeout=120)
+  try:
+    deadline = time.time() + 120
+    while not _lines(tmp_path / 'sleeps') and time.time() < deadline:
+      time.sleep(0.1)
+    assert _lines(tmp_path / 'sleeps') == ['3600'], 'never slept'
+    process.terminate()
+    # Were bash waiting for the sleep in the foreground, it would run its
+    # trap only when the hour had passed.
+    _, stderr = process.communicate(timeout=120)
+  finally:
+    if process.poll() is None:  # it did not answer: end its job
+      os.killpg(process.pid, signal.SIGKILL)
   assert process.returncode == 130
   assert _calls(tmp_path) == ['create', 'setup', 'start', 'status']
   assert 'the training goes on and the slice is kept' in stderr
