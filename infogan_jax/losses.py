@@ -139,4 +139,3 @@ def paired_information(spec: latents_lib.CodeSpec, q_out: jax.Array,
     total = total + (joint * (jnp.log(joint) - jnp.log(marginal[:, None]) -
                               jnp.log(marginal[None, :]))).sum()
   return total
-

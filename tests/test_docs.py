@@ -89,13 +89,12 @@ def test_ci_runs_the_readmes_test_command_on_the_lock():
     pyproject = tomllib.load(f)
   project = pyproject['project']
   extras = project['optional-dependencies']
-  wanted = project['dependencies'] + extras['test']
-  for own in [r for r in wanted if r.startswith('infogan_jax[')]:
-    for extra in own[len('infogan_jax['):-1].split(','):
-      wanted += extras[extra]
-  wanted += pyproject['build-system']['requires']
+  wanted = [Requirement(r) for r in project['dependencies'] + extras['test'] +
+            pyproject['build-system']['requires']]
+  for own in [r for r in wanted if r.name == 'infogan_jax']:
+    wanted += [Requirement(r) for extra in own.extras for r in extras[extra]]
   outside = []
-  for requirement in map(Requirement, wanted):
+  for requirement in wanted:
     if requirement.name == 'infogan_jax':
       continue
     version = locked.get(_name(requirement.name))
