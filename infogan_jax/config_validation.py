@@ -13,6 +13,7 @@ from infogan_jax import evaluators
 from infogan_jax import fields
 from infogan_jax import latents as latents_lib
 from infogan_jax import models
+from infogan_jax import restarts
 from infogan_jax import sharding
 from infogan_jax.errors import ConfigError
 
@@ -132,6 +133,10 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
                       f'must be one of {ON_NONFINITE}')
 
   evaluators.check_config(config, device_count)
+  restarts.check_config(config)
+  if config.restarts > 1:
+    # The restarts train as a population first: its devices and batches.
+    validate(restarts.population_config(config), device_count, process_count)
 
   sweep = config.continuous_sweep
   if (len(sweep) != 2 or not all(fields.is_real(v) for v in sweep) or

@@ -27,6 +27,7 @@ from infogan_jax import config_validation
 from infogan_jax import evaluators as evaluators_lib
 from infogan_jax.evaluators import criteria
 from infogan_jax import preemption
+from infogan_jax import restarts
 from infogan_jax import sharding
 from infogan_jax import state as state_lib
 from infogan_jax import step as step_lib
@@ -261,7 +262,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   Raises Preempted after saving a checkpoint when a preemption notice
   (SIGTERM) arrives, and NonFiniteError on a non-finite step unless
   config.on_nonfinite is 'skip'.
+
+  With config.restarts > 1 the restarts train first, and the one they pick
+  trains on (`restarts.py`).
   """
+  if config.restarts > 1:
+    config = _pick_restart(config, workdir)
+  return _train_or_resume(config, workdir)[2]
+
+
+def _train_or_resume(config, workdir):
+  """(mesh, step, final state) of training `config` in `workdir` from its
+  newest checkpoint, if it has one."""
   mesh, step, state = prepare(config, workdir, create_workdir=True)
   checkpoints = checkpointing.manager(workdir, config.max_checkpoints_to_keep)
   try:
@@ -276,11 +288,46 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     if jax.process_index() == 0:
       (epath.Path(workdir) / 'config.json').write_text(
           config.to_json_best_effort(indent=2))
-    return _train(config, workdir, mesh, step, state, checkpoints)
+    return mesh, step, _train(config, workdir, mesh, step, state, checkpoints)
   finally:
     # Whatever stops the run, the checkpoints being written are completed.
     checkpoints.wait_until_finished()
     checkpoints.close()
+
+
+def _pick_restart(config, workdir) -> ml_collections.ConfigDict:
+  """Trains the restarts of `config` as a population (or resumes them),
+  scores them without labels, puts the pick into `workdir`'s checkpoints and
+  returns the config it trains on with. Once picked, returns at once."""
+  config_validation.validate(config, device_count=jax.device_count(),
+                             process_count=jax.process_count())
+  record = restarts.read_pick(workdir)
+  if record is not None:
+    restarts.check_resumed(config, record, workdir)
+    return restarts.picked_config(config, record['member'])
+  population = restarts.population_config(config)
+  mesh, train_step, state = _train_or_resume(population,
+                                             restarts.restarts_dir(workdir))
+  members = [member for _, member in
+             Members(mesh, population.population).each(state)]
+  table = criteria.PopulationCriteria(population, train_step.gan, mesh)(members)
+  record = restarts.make_record(config, int(state.step), table)
+  picked = restarts.picked_config(config, record['member'])
+  checkpointing.export(members[record['member']], picked, workdir)
+  writer, _ = create_writers(workdir)
+  writer.write_scalars(record['step'], {
+      **{f'restart_{name}/member_{i}': value
+         for name, values in record['scores'].items()
+         for i, value in enumerate(values)},
+      'restart_pick': record['member']})
+  writer.close()
+  # Written last: a run stopped before this point picks again on resume.
+  restarts.write_pick(workdir, record)
+  logging.info('Restarts at step %d: %s %s; training on restart %d (seed %d).',
+               record['step'], record['restart_criterion'],
+               record['scores'][record['restart_criterion']], record['member'],
+               record['picked_seed'])
+  return picked
 
 
 def _train(config, workdir, mesh, train_step, state, checkpoints):

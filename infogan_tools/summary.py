@@ -8,7 +8,8 @@ The second form prints the records as a Markdown table.
 
 Reads W/config.json and W/metrics.jsonl: the last training record (the MI
 bounds) and the last evaluation (eval_* scores), and adds the hardware this
-process sees. Checkpoints and events stay in W.
+process sees; for a run with restarts, also what each restart scored and
+which one was picked (W/restarts/). Checkpoints and events stay in W.
 """
 
 from __future__ import annotations
@@ -86,6 +87,28 @@ def _jax_version() -> str:
   return jax.__version__
 
 
+def restarts_report(workdir: str) -> dict | None:
+  """For a run with restarts (config.restarts), its pick.json: each
+  restart's label-free scores and the pick; then, for the report only, each
+  restart's test accuracy logged at the pick step and the restart those
+  accuracies would have picked. None for a run without restarts."""
+  directory = os.path.join(workdir, 'restarts')
+  path = os.path.join(directory, 'pick.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    report = json.load(f)
+  names = [f'eval_accuracy/member_{i}' for i in range(report['restarts'])]
+  with open(os.path.join(directory, 'metrics.jsonl')) as f:
+    for line in f:
+      record = json.loads(line)
+      if record['step'] == report['step'] and names[0] in record:
+        accuracies = [record[name] for name in names]
+        report['test_accuracy_at_pick'] = accuracies
+        report['labels_pick'] = accuracies.index(max(accuracies))
+  return report
+
+
 def summarize(workdir: str, wall_s: float | None = None,
               candidate: str | None = None, config_file: str | None = None,
               resumed_from_step: int | None = None) -> dict:
@@ -116,6 +139,11 @@ def summarize(workdir: str, wall_s: float | None = None,
       'hardware': hardware(),
       'jax': _jax_version(),
   }
+  restarts = restarts_report(workdir)
+  if restarts is not None:
+    # The run's own seed is the one it was started with, not the pick's.
+    summary['seed'] = restarts['seed']
+    summary['restarts'] = restarts
   if candidate is not None:
     summary = {'candidate': candidate, **summary}
   if wall_s is not None:

@@ -7,8 +7,8 @@
 #   TFDS_DATA_DIR=../shared/tensorflow_datasets scripts/reproduce_mnist.sh [RUNS] [NAME ...]
 #
 # NAME is mnist_seedN, mnist_gan, mnist_tuned_seedN (configs/mnist_tuned.py)
-# or mnist_q_on_real_seedN (configs/mnist_q_on_real.py); default: the first
-# six. A run whose workdir
+# mnist_q_on_real_seedN (configs/mnist_q_on_real.py) or mnist_restarts_seedN
+# (configs/mnist_restarts.py); default: the first six. A run whose workdir
 # already has a summary in docs/results/ is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,7 @@ for name in "${names[@]}"; do
     mnist_seed*) config=configs/mnist.py; seed=${name#mnist_seed} ;;
     mnist_tuned_seed*) config=configs/mnist_tuned.py; seed=${name#mnist_tuned_seed} ;;
     mnist_q_on_real_seed*) config=configs/mnist_q_on_real.py; seed=${name#mnist_q_on_real_seed} ;;
+    mnist_restarts_seed*) config=configs/mnist_restarts.py; seed=${name#mnist_restarts_seed} ;;
     *) echo "unknown run $name" >&2; exit 2 ;;
   esac
   # A workdir with checkpoints is continued (exact resume); the record then

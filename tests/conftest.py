@@ -73,6 +73,29 @@ def train_on_one_device(patch: pytest.MonkeyPatch):
                 make_mesh(jax.devices()[:1], population))
 
 
+class _WithoutLabels:
+  """A TFDS builder whose examples have their labels removed: reading one
+  is a KeyError when the tf.data graph is built."""
+
+  def __init__(self, builder):
+    self._builder = builder
+
+  def __getattr__(self, name):
+    return getattr(self._builder, name)
+
+  def as_dataset(self, *args, **kwargs):
+    ds = self._builder.as_dataset(*args, **kwargs)
+    return ds.map(lambda example: {'image': example['image']})
+
+
+def remove_labels(patch: pytest.MonkeyPatch):
+  """Makes every dataset the input pipeline opens come without labels."""
+  from infogan_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+  get_builder = pipeline.get_builder
+  patch.setattr(pipeline, 'get_builder',
+                lambda c: _WithoutLabels(get_builder(c)))
+
+
 @pytest.fixture
 def config():
   return tiny_config()

@@ -11,6 +11,7 @@ from infogan_jax.configs import default
 from infogan_jax.configs import mnist
 from infogan_jax.configs import mnist_gan
 from infogan_jax.configs import mnist_q_on_real
+from infogan_jax.configs import mnist_restarts
 from infogan_jax.configs import mnist_tuned
 from infogan_jax import config_validation
 from infogan_jax import evaluators
@@ -63,6 +64,8 @@ BAD = [
     ('augment.max_rotation', 200.0, '[0.0, 180.0)'),
     ('augment.elastic_std', -0.5, 'elastic_std'),
     ('augment.elastic_grid', 1, 'elastic_grid'),
+    ('restarts', 0, 'restarts'),
+    ('restart_criterion', 'accuracy', "one of ('', 'real_information'"),
 ]
 
 
@@ -80,6 +83,7 @@ def test_default_and_mnist_configs_are_valid():
   config_validation.validate(mnist_gan.get_config(), device_count=8)
   config_validation.validate(mnist_tuned.get_config(), device_count=8)
   config_validation.validate(mnist_q_on_real.get_config(), device_count=8)
+  config_validation.validate(mnist_restarts.get_config(), device_count=8)
 
 
 def test_mnist_tuned_changes_only_the_screened_choices():
@@ -94,6 +98,10 @@ def test_mnist_q_on_real_adds_only_the_real_image_terms():
       mnist_tuned.get_config(), mnist_q_on_real.get_config()) == [
           'lambda_consistency: 0.0 in the checkpoint, 1.0 given',
           'lambda_real_information: 0.0 in the checkpoint, 1.0 given']
+  assert config_validation.config_differences(
+      mnist_q_on_real.get_config(), mnist_restarts.get_config()) == [
+          "restart_criterion: '' in the checkpoint, 'agreement' given",
+          'restarts: 1 in the checkpoint, 3 given']
   # The paper's config keeps the paper's objective.
   assert mnist.get_config().lambda_consistency == 0
   assert mnist.get_config().lambda_real_information == 0
@@ -237,3 +245,31 @@ def test_a_dataset_module_that_cannot_be_imported_is_one_line(config):
                      match=r"^config.dataset_module='no_such_package.builder':"
                      ' no module of that name'):
     pipeline.check_dataset(config)
+
+
+RESTARTS_BAD = [
+    ({'population': 2}, r'^config.population=2: must be 1 with restarts > 1'),
+    ({'restart_pick_step': 4}, r'^config.restart_pick_step=4: must be below '
+     r'num_train_steps \(4\)'),
+    ({'steps_per_call': 2, 'restart_pick_step': 3},
+     r'^config.restart_pick_step=3: must be a multiple of steps_per_call'),
+    ({'restarts': 2, 'restart_criterion': 'agreement'},
+     r"^config.restart_criterion='agreement': needs restarts >= 3"),
+    ({'model.categorical_codes': ()}, r'^config.restarts=3: the pick scores'),
+]
+
+
+@pytest.mark.parametrize('changes,message', RESTARTS_BAD)
+def test_restart_settings_are_checked_before_anything_trains(
+    config, tmp_path, capsys, changes, message):
+  config.restarts = 3
+  config.restart_pick_step = 2
+  for field, value in changes.items():
+    _set(config, field, value)
+  with pytest.raises(config_validation.ConfigError, match=message):
+    config_validation.validate(config, device_count=8)
+  workdir = tmp_path / 'run'
+  assert commands.run(config, str(workdir)) == commands.EXIT_BAD_INPUT
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and re.match(message, err[len('error: '):])
+  assert not workdir.exists()

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+import conftest
+
 from infogan_jax import augment
 from infogan_jax.evaluators import criteria
 from infogan_jax.data import pipeline
@@ -301,28 +303,11 @@ def test_choose_takes_the_highest_score():
 # ------------------------------------------------------ no label reaches it
 
 
-class _WithoutLabels:
-  """A TFDS builder whose examples have their labels removed: reading one
-  is a KeyError when the tf.data graph is built."""
-
-  def __init__(self, builder):
-    self._builder = builder
-
-  def __getattr__(self, name):
-    return getattr(self._builder, name)
-
-  def as_dataset(self, *args, **kwargs):
-    ds = self._builder.as_dataset(*args, **kwargs)
-    return ds.map(lambda example: {'image': example['image']})
-
-
 def test_no_label_reaches_training_or_selection(config, tmp_path,
                                                 monkeypatch):
   """Two restarts train and one is selected from a dataset whose examples
   have no label at all."""
-  real_get_builder = pipeline.get_builder
-  monkeypatch.setattr(pipeline, 'get_builder',
-                      lambda c: _WithoutLabels(real_get_builder(c)))
+  conftest.remove_labels(monkeypatch)
   config.download_data = 'always'  # TFDS's mocked download stands in for data
   config.num_train_steps = 2
   config.checkpoint_every_steps = 1

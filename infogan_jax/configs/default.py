@@ -33,6 +33,16 @@ def get_config() -> ml_collections.ConfigDict:
   # (loop on the CPU, vmap elsewhere). The same numbers either way, up to
   # float reassociation.
   config.population_form = 'auto'
+  # Restarts picked inside one run (restarts.py). K > 1: train K restarts,
+  # the runs of seeds seed*K .. seed*K+K-1, as one population to
+  # restart_pick_step in workdir/restarts/; score them by the label-free
+  # criterion restart_criterion ('' : agreement from 3 restarts on, else
+  # real_information; evaluators/criteria.py); continue the pick alone to
+  # num_train_steps in workdir. Costs K x restart_pick_step steps plus the
+  # rest. 1: no restarts.
+  config.restarts = 1
+  config.restart_pick_step = 1_000
+  config.restart_criterion = ''
 
   # ---------------------------------------------------------------- data
   # TFDS name of the training set, e.g. 'mnist' or 'fashion_mnist'.

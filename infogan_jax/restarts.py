@@ -1,0 +1,142 @@
+"""Restarts picked inside one run: `config.restarts = K`.
+
+Some MNIST seeds settle in the first thousand steps on two categories that
+each hold about half of the same two digits, and keep them to the end. A run
+with K restarts first trains the runs of seeds seed*K .. seed*K+K-1 as one
+population to `config.restart_pick_step`, in WORKDIR/restarts/ (an ordinary
+population workdir). It then scores each member by a label-free criterion
+of `evaluators/criteria.py` (Q's posterior on unlabelled training images),
+records every score and the pick in WORKDIR/restarts/pick.json and in the
+run's metrics, and continues the picked member alone, as the single run of
+its seed, in WORKDIR to `num_train_steps`.
+
+Each phase resumes: the population from its checkpoints, the pick from
+pick.json (written only once the picked member is in WORKDIR's
+checkpoints), the continued run from its own. Distinct seeds have disjoint
+restarts, so their results are independent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from etils import epath
+import jax
+import ml_collections
+
+from infogan_jax import fields
+from infogan_jax.errors import ConfigError
+from infogan_jax.evaluators import criteria
+
+PICK_FILE = 'pick.json'
+# What pick.json must agree on with the config of a resumed run.
+_RECORDED = ('seed', 'restarts', 'restart_pick_step', 'restart_criterion')
+
+
+def check_config(config) -> None:
+  """Raises ConfigError for restart settings that cannot be used."""
+  fields.int_at_least(config, 'restarts', 1)
+  fields.int_at_least(config, 'restart_pick_step', 1)
+  allowed = ('',) + criteria.CRITERIA
+  if config.restart_criterion not in allowed:
+    raise ConfigError('restart_criterion', config.restart_criterion,
+                      f'must be one of {allowed}')
+  if config.restarts == 1:
+    return
+  if config.population != 1:
+    raise ConfigError('population', config.population,
+                      'must be 1 with restarts > 1: the restarts are a '
+                      'population of their own')
+  if not config.model.categorical_codes:
+    raise ConfigError('restarts', config.restarts, 'the pick scores Q\'s '
+                      'first categorical code; must be 1 when '
+                      'model.categorical_codes is empty')
+  if config.restart_pick_step >= config.num_train_steps:
+    raise ConfigError('restart_pick_step', config.restart_pick_step,
+                      f'must be below num_train_steps '
+                      f'({config.num_train_steps})')
+  if config.restart_pick_step % config.steps_per_call:
+    raise ConfigError('restart_pick_step', config.restart_pick_step,
+                      f'must be a multiple of steps_per_call '
+                      f'({config.steps_per_call})')
+  if config.restart_criterion == 'agreement' and config.restarts < 3:
+    raise ConfigError('restart_criterion', 'agreement',
+                      'needs restarts >= 3 (with two, both agree equally)')
+
+
+def criterion(config) -> str:
+  """The criterion that picks: config.restart_criterion, or the default."""
+  return config.restart_criterion or criteria.default_criterion(
+      config.restarts)
+
+
+def restarts_dir(workdir: str) -> str:
+  """Where the restarts' population trains."""
+  return os.path.join(os.fspath(workdir), 'restarts')
+
+
+def population_config(config) -> ml_collections.ConfigDict:
+  """The restarts as a population: member i is the run of seed*K + i,
+  trained to the pick step."""
+  population = ml_collections.ConfigDict(config.to_dict())
+  population.seed = config.seed * config.restarts
+  population.population = config.restarts
+  population.num_train_steps = config.restart_pick_step
+  population.restarts = 1
+  return population
+
+
+def picked_config(config, member: int) -> ml_collections.ConfigDict:
+  """The config the picked restart continues with: the single run of its
+  own seed, to the run's num_train_steps (pick.json says how it was
+  chosen)."""
+  picked = ml_collections.ConfigDict(config.to_dict())
+  picked.seed = config.seed * config.restarts + member
+  picked.restarts = 1
+  return picked
+
+
+def read_pick(workdir: str) -> dict | None:
+  """The pick recorded in `workdir` (a run with restarts), or None."""
+  path = epath.Path(restarts_dir(workdir)) / PICK_FILE
+  if not path.exists():
+    return None
+  return json.loads(path.read_text())
+
+
+def check_resumed(config, record: dict, workdir: str) -> None:
+  """Raises ConfigError unless `config` has the restart settings the pick
+  recorded in `workdir` was made with."""
+  given = {name: config[name] for name in _RECORDED}
+  given['restart_criterion'] = criterion(config)
+  for name, value in given.items():
+    if record[name] != value:
+      raise ConfigError(
+          name, value, f'{workdir} picked its restart with {name}='
+          f'{record[name]!r}; resume it with the same value')
+
+
+def make_record(config, step: int, table: dict) -> dict:
+  """What pick.json holds: the settings, every restart's scores (`table`,
+  {criterion: [one per restart]}), each criterion's pick and the one made."""
+  name = criterion(config)
+  picks = criteria.choose(table)
+  first = config.seed * config.restarts
+  return {
+      **{field: config[field] for field in _RECORDED},
+      'restart_criterion': name,
+      'step': step,
+      'member': picks[name],
+      'picked_seed': first + picks[name],
+      'member_seeds': [first + i for i in range(config.restarts)],
+      'scores': {k: [float(v) for v in values] for k, values in table.items()},
+      'picks': picks,
+  }
+
+
+def write_pick(workdir: str, record: dict) -> None:
+  """Writes pick.json (on the main process): the pick is made."""
+  if jax.process_index() == 0:
+    (epath.Path(restarts_dir(workdir)) / PICK_FILE).write_text(
+        json.dumps(record, indent=1))
