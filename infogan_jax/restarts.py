@@ -12,8 +12,8 @@ its seed, in WORKDIR to `num_train_steps`.
 
 Each phase resumes: the population from its checkpoints, the pick from
 pick.json (written only once the picked member is in WORKDIR's
-checkpoints), the continued run from its own. Distinct seeds have disjoint
-restarts, so their results are independent.
+checkpoints), the continued run from its own. For one K, distinct seeds
+have disjoint restarts. docs/populations.md says what each file holds.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ import os
 
 from etils import epath
 import jax
+from jax.experimental import multihost_utils
 import ml_collections
 
 from infogan_jax import fields
 from infogan_jax.errors import ConfigError
+from infogan_jax.errors import WorkdirError
 from infogan_jax.evaluators import criteria
 
 PICK_FILE = 'pick.json'
@@ -102,7 +104,11 @@ def read_pick(workdir: str) -> dict | None:
   path = epath.Path(restarts_dir(workdir)) / PICK_FILE
   if not path.exists():
     return None
-  return json.loads(path.read_text())
+  try:
+    return json.loads(path.read_text())
+  except ValueError:
+    raise WorkdirError(f'{path} cannot be read; delete it to pick again '
+                       'from the restarts') from None
 
 
 def check_resumed(config, record: dict, workdir: str) -> None:
@@ -115,6 +121,46 @@ def check_resumed(config, record: dict, workdir: str) -> None:
       raise ConfigError(
           name, value, f'{workdir} picked its restart with {name}='
           f'{record[name]!r}; resume it with the same value')
+
+
+def check_workdir(config, workdir: str) -> None:
+  """Before any training: raises unless `workdir` is new or holds this
+  config's restarts (a run with restarts=1 too: it must not train on from
+  a picked restart as if it were its own seed)."""
+  record = read_pick(workdir)
+  if config.restarts == 1:
+    if record is not None and config.seed != record['picked_seed']:
+      raise ConfigError(
+          'restarts', 1, f'{workdir} holds a run with restarts='
+          f'{record["restarts"]} and seed={record["seed"]}; resume it '
+          'with those')
+    return
+  if record is not None:
+    check_resumed(config, record, workdir)
+    return
+  saved = epath.Path(restarts_dir(workdir)) / 'config.json'
+  if saved.exists():
+    saved = json.loads(saved.read_text())
+    expected = population_config(config)
+    if saved['population'] != expected.population:
+      raise ConfigError('restarts', config.restarts,
+                        f'{workdir} trains {saved["population"]} restarts; '
+                        'resume it with that many')
+    if saved['seed'] != expected.seed:
+      raise ConfigError('seed', config.seed,
+                        f'{workdir} trains the restarts of seed '
+                        f'{saved["seed"] // saved["population"]}; resume it '
+                        'with that seed')
+    if saved['num_train_steps'] != expected.num_train_steps:
+      raise ConfigError('restart_pick_step', config.restart_pick_step,
+                        f'{workdir} trains its restarts to step '
+                        f'{saved["num_train_steps"]}; resume it with that')
+  directory = epath.Path(workdir) / 'checkpoints'
+  steps = sorted(int(p.name) for p in directory.iterdir()
+                 if p.name.isdigit()) if directory.exists() else []
+  if set(steps) - {config.restart_pick_step}:
+    raise WorkdirError(f'{workdir} holds checkpoints of a run without '
+                       f'restarts (steps {steps}); train in a new workdir')
 
 
 def make_record(config, step: int, table: dict) -> dict:
@@ -136,7 +182,12 @@ def make_record(config, step: int, table: dict) -> dict:
 
 
 def write_pick(workdir: str, record: dict) -> None:
-  """Writes pick.json (on the main process): the pick is made."""
+  """Writes pick.json (on the main process, whole or not at all): the pick
+  is made. Every process returns once it is there."""
   if jax.process_index() == 0:
-    (epath.Path(restarts_dir(workdir)) / PICK_FILE).write_text(
-        json.dumps(record, indent=1))
+    path = epath.Path(restarts_dir(workdir)) / PICK_FILE
+    partial = path.with_name(PICK_FILE + '.tmp')
+    partial.write_text(json.dumps(record, indent=1))
+    partial.rename(path)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices('restart picked')

@@ -268,6 +268,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   """
   if config.restarts > 1:
     config = _pick_restart(config, workdir)
+  else:
+    restarts.check_workdir(config, workdir)
   return _train_or_resume(config, workdir)[2]
 
 
@@ -301,13 +303,18 @@ def _pick_restart(config, workdir) -> ml_collections.ConfigDict:
   returns the config it trains on with. Once picked, returns at once."""
   config_validation.validate(config, device_count=jax.device_count(),
                              process_count=jax.process_count())
+  restarts.check_workdir(config, workdir)
   record = restarts.read_pick(workdir)
   if record is not None:
-    restarts.check_resumed(config, record, workdir)
     return restarts.picked_config(config, record['member'])
   population = restarts.population_config(config)
   mesh, train_step, state = _train_or_resume(population,
                                              restarts.restarts_dir(workdir))
+  if int(state.step) != config.restart_pick_step:
+    raise WorkdirError(
+        f'{restarts.restarts_dir(workdir)} holds restarts at step '
+        f'{int(state.step)}, not restart_pick_step '
+        f'({config.restart_pick_step}); train in a new workdir')
   members = [member for _, member in
              Members(mesh, population.population).each(state)]
   table = criteria.PopulationCriteria(population, train_step.gan, mesh)(members)

@@ -99,10 +99,13 @@ def restarts_report(workdir: str) -> dict | None:
   with open(path) as f:
     report = json.load(f)
   names = [f'eval_accuracy/member_{i}' for i in range(report['restarts'])]
-  with open(os.path.join(directory, 'metrics.jsonl')) as f:
+  metrics = os.path.join(directory, 'metrics.jsonl')
+  if not os.path.exists(metrics):
+    return report
+  with open(metrics) as f:
     for line in f:
       record = json.loads(line)
-      if record['step'] == report['step'] and names[0] in record:
+      if record['step'] == report['step'] and all(n in record for n in names):
         accuracies = [record[name] for name in names]
         report['test_accuracy_at_pick'] = accuracies
         report['labels_pick'] = accuracies.index(max(accuracies))

@@ -32,7 +32,8 @@ for name in "${names[@]}"; do
   # A workdir with checkpoints is continued (exact resume); the record then
   # says from which step its wall time was measured.
   resumed=""
-  for checkpoint in "$runs/$name"/checkpoints/*; do
+  # (For a run with restarts, the restarts' population counts too.)
+  for checkpoint in "$runs/$name"/checkpoints/* "$runs/$name"/restarts/checkpoints/*; do
     step=${checkpoint##*/}
     if [[ $step =~ ^[0-9]+$ ]] && (( step > ${resumed:-0} )); then resumed=$step; fi
   done

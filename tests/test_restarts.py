@@ -4,6 +4,7 @@ the same workdir, and every phase resumes."""
 
 import json
 import os
+import re
 
 import jax
 import numpy as np
@@ -12,6 +13,7 @@ import tensorflow_datasets as tfds
 
 import conftest
 from infogan_jax import checkpointing
+from infogan_jax import commands
 from infogan_jax import config_validation
 from infogan_jax import inference
 from infogan_jax import restarts
@@ -85,28 +87,79 @@ def test_restarts_pick_one_without_labels_and_train_it_on(config, tmp_path,
   assert (final_model.config.seed, final_model.config.population,
           final_model.config.restarts) == (3 + member, 1, 1)
 
-  # Resumed for longer: nothing of the restarts is trained or picked again.
-  written = os.path.getmtime(os.path.join(directory, restarts.PICK_FILE))
-  config.num_train_steps = 6
-  with tfds.testing.mock_data(num_examples=64):
-    assert int(trainer.train_and_evaluate(config, workdir).step) == 6
+  # Resumed for longer: nothing of the restarts is trained, scored or
+  # exported again.
+  def not_again(*args, **kwargs):
+    raise AssertionError('the restarts were picked again')
+  with monkeypatch.context() as patch:
+    patch.setattr(criteria, 'PopulationCriteria', not_again)
+    patch.setattr(checkpointing, 'export', not_again)
+    patch.setattr(restarts, 'write_pick', not_again)
+    config.num_train_steps = 6
+    with tfds.testing.mock_data(num_examples=64):
+      assert int(trainer.train_and_evaluate(config, workdir).step) == 6
   assert _steps(checkpointing.checkpoint_dir(directory)) == [2]
-  assert os.path.getmtime(os.path.join(directory, restarts.PICK_FILE)) == (
-      written)
-  assert restarts.read_pick(workdir)['member'] == member
+  assert restarts.read_pick(workdir) == pick
 
-  # Resumed with other restart settings: one line naming the field.
+  # Resumed with other restart settings, or without restarts: one line
+  # naming the field, before anything is trained.
   config.restart_criterion = 'agreement'
   with pytest.raises(config_validation.ConfigError,
                      match=r"^config.restart_criterion='agreement': .* picked "
                      r"its restart with restart_criterion='confidence'"):
     trainer.train_and_evaluate(config, workdir)
+  config.restart_criterion, config.restarts = 'confidence', 1
+  with pytest.raises(config_validation.ConfigError,
+                     match=r'^config.restarts=1: .* holds a run with '
+                     r'restarts=3 and seed=1; resume it with those'):
+    trainer.train_and_evaluate(config, workdir)
+  # The picked restart's own config trains on from it.
+  config.seed = 3 + member
+  config.num_train_steps = 8
+  with tfds.testing.mock_data(num_examples=64):
+    assert int(trainer.train_and_evaluate(config, workdir).step) == 8
 
 
-def test_a_run_stopped_after_the_restarts_picks_on_resume(config, tmp_path):
-  """The restarts' population ends, then the run stops before picking (as a
-  crash would): the next start picks from the saved population and goes
-  on."""
+def test_a_run_stopped_between_the_phases_picks_on_resume(config, tmp_path,
+                                                          monkeypatch):
+  """The restarts' population ends and the run stops before picking, then
+  again after the pick's export but before pick.json (as crashes would):
+  each next start picks from the saved population and goes on."""
+  config.download_data = 'always'
+  config.restarts = 3
+  config.restart_pick_step = 2
+  workdir = str(tmp_path / 'run')
+  write_pick = restarts.write_pick
+
+  def crash(*args):
+    raise RuntimeError('stopped before pick.json')
+
+  with tfds.testing.mock_data(num_examples=64):
+    trainer.train_and_evaluate(restarts.population_config(config),
+                               restarts.restarts_dir(workdir))
+    assert restarts.read_pick(workdir) is None
+    monkeypatch.setattr(restarts, 'write_pick', crash)
+    with pytest.raises(RuntimeError, match='before pick.json'):
+      trainer.train_and_evaluate(config, workdir)
+    assert _steps(checkpointing.checkpoint_dir(workdir)) == [2]
+    monkeypatch.setattr(restarts, 'write_pick', write_pick)
+    assert int(trainer.train_and_evaluate(config, workdir).step) == 4
+  pick = restarts.read_pick(workdir)
+  assert pick['restart_criterion'] == 'agreement'  # the default from three
+  assert pick['member'] == int(np.argmax(pick['scores']['agreement']))
+  assert _steps(checkpointing.checkpoint_dir(
+      restarts.restarts_dir(workdir))) == [2]
+  assert _steps(checkpointing.checkpoint_dir(workdir)) == [2, 4]
+
+
+@pytest.mark.parametrize('changes,message', [
+    ({'seed': 1}, r'^config.seed=1: .* trains the restarts of seed 0; '),
+    ({'restarts': 4}, r'^config.restarts=4: .* trains 3 restarts; '),
+    ({'restart_pick_step': 4, 'num_train_steps': 6},
+     r'^config.restart_pick_step=4: .* trains its restarts to step 2; '),
+])
+def test_restarts_resumed_with_other_settings_stop_before_training(
+    config, tmp_path, capsys, changes, message):
   config.download_data = 'always'
   config.restarts = 3
   config.restart_pick_step = 2
@@ -114,13 +167,28 @@ def test_a_run_stopped_after_the_restarts_picks_on_resume(config, tmp_path):
   with tfds.testing.mock_data(num_examples=64):
     trainer.train_and_evaluate(restarts.population_config(config),
                                restarts.restarts_dir(workdir))
-    assert restarts.read_pick(workdir) is None
-    assert int(trainer.train_and_evaluate(config, workdir).step) == 4
-  pick = restarts.read_pick(workdir)
-  assert pick['restart_criterion'] == 'agreement'  # the default from three
-  assert pick['member'] == int(np.argmax(pick['scores']['agreement']))
-  assert _steps(checkpointing.checkpoint_dir(
-      restarts.restarts_dir(workdir))) == [2]
+  for field, value in changes.items():
+    config[field] = value
+  assert commands.run(config, workdir) == commands.EXIT_BAD_INPUT
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and re.match(message, err[len('error: '):])
+  assert not os.path.exists(checkpointing.checkpoint_dir(workdir))
+
+
+def test_restarts_refuse_a_workdir_of_a_run_without_them(config, tmp_path,
+                                                         capsys):
+  config.download_data = 'always'
+  workdir = str(tmp_path / 'run')
+  with tfds.testing.mock_data(num_examples=64):
+    trainer.train_and_evaluate(config, workdir)
+  config.restarts = 3
+  config.restart_pick_step = 2
+  config.num_train_steps = 6
+  assert commands.run(config, workdir) == commands.EXIT_BAD_INPUT
+  err = capsys.readouterr().err
+  assert re.match(r'error: .* holds checkpoints of a run without restarts '
+                  r'\(steps \[2, 4\]\)', err)
+  assert not os.path.exists(restarts.restarts_dir(workdir))
 
 
 def test_summary_puts_the_labels_pick_beside_the_criterions(tmp_path):
