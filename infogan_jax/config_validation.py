@@ -111,6 +111,8 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   fields.real_in(config, 'augment.max_rotation', 0.0, 180.0)
   fields.real_in(config, 'augment.elastic_std', 0.0)
   fields.int_at_least(config, 'augment.elastic_grid', 2)
+  fields.real_in(config, 'augment.max_shear', 0.0)
+  fields.real_in(config, 'augment.max_stroke', 0.0, 1.0, high_open=False)
 
   for field in ('log_every_steps', 'sample_every_steps',
                 'checkpoint_every_steps', 'max_checkpoints_to_keep',

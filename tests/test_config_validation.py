@@ -64,6 +64,8 @@ BAD = [
     ('augment.max_rotation', 200.0, '[0.0, 180.0)'),
     ('augment.elastic_std', -0.5, 'elastic_std'),
     ('augment.elastic_grid', 1, 'elastic_grid'),
+    ('augment.max_shear', -0.1, 'max_shear'),
+    ('augment.max_stroke', 1.5, '[0.0, 1.0]'),
     ('restarts', 0, 'restarts'),
     ('restart_criterion', 'accuracy', "one of ('', 'real_information'"),
 ]

@@ -225,6 +225,50 @@ def test_transform_is_determined_by_its_key():
   assert not np.allclose(np.asarray(moved[0]), np.asarray(moved[1]))
 
 
+NONE = dict(max_shift=0.0, max_rotation=0.0, elastic_std=0.0)
+
+
+def test_shear_slants_a_vertical_bar_and_leaves_the_other_draws():
+  bar = jnp.zeros((16, 28, 28, 1)).at[:, 4:24, 13:15].set(1.0)
+  slanted = augment.transform(jax.random.key(3), bar, (0.0, 1.0),
+                              augment.Deformation(max_shear=0.4, **NONE))
+  xs = jnp.arange(28.0)[None, None, :, None]
+
+  def centre_x(rows):
+    part = slanted[:, rows]
+    return np.asarray((part * xs).sum((1, 2, 3)) / part.sum((1, 2, 3)))
+
+  # x moves by shear * (y - 13.5): the bar's top (rows 6-9) and bottom
+  # (rows 18-21) move apart by 12 x shear, |shear| <= 0.4.
+  slope = (centre_x(slice(18, 22)) - centre_x(slice(6, 10))) / 12
+  assert np.all(np.abs(slope) <= 0.4 + 0.02)
+  assert np.abs(slope).max() > 0.1 and slope.min() < 0 < slope.max()
+  # The shift, rotation and bending draws are those without a shear.
+  images = _digit_like(jax.random.key(0))
+  plain = augment.transform(jax.random.key(5), images, (0.0, 1.0))
+  with_zero = augment.transform(jax.random.key(5), images, (0.0, 1.0),
+                                augment.Deformation(max_shear=0.0,
+                                                    max_stroke=0.0))
+  np.testing.assert_array_equal(np.asarray(plain), np.asarray(with_zero))
+
+
+def test_stroke_change_thickens_or_thins_within_the_value_range():
+  images = jnp.broadcast_to(_digit_like(jax.random.key(0))[:1],
+                            (32, 28, 28, 1))
+  changed = augment.transform(jax.random.key(4), images, (0.0, 1.0),
+                              augment.Deformation(max_stroke=1.0, **NONE))
+  assert float(changed.min()) >= 0.0 and float(changed.max()) <= 1.0
+  ink = np.asarray(changed.sum((1, 2, 3)))
+  original = float(images[0].sum())
+  thickest = float(jax.lax.reduce_window(
+      images[0], -jnp.inf, jax.lax.max, (3, 3, 1), (1, 1, 1), 'SAME').sum())
+  thinnest = float(jax.lax.reduce_window(
+      images[0], jnp.inf, jax.lax.min, (3, 3, 1), (1, 1, 1), 'SAME').sum())
+  # Some copies thicker, some thinner, none past the 3x3 dilation/erosion.
+  assert ink.max() > original * 1.05 and ink.min() < original * 0.95
+  assert np.all(ink <= thickest + 1e-3) and np.all(ink >= thinnest - 1e-3)
+
+
 def test_transform_is_small_and_none_is_identity():
   images = _digit_like(jax.random.key(0))
   none = augment.Deformation(max_shift=0.0, max_rotation=0.0, elastic_std=0.0)

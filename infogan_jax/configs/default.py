@@ -193,6 +193,11 @@ def get_config() -> ml_collections.ConfigDict:
   # elastic_grid lattice, bilinearly spread over the image.
   config.augment.elastic_std = 0.5
   config.augment.elastic_grid = 4
+  # Slant: x moves by s * (y - centre), s uniform in [-max_shear, max_shear].
+  config.augment.max_shear = 0.0
+  # Stroke width: each digit moves a fraction t, uniform in [-max_stroke,
+  # max_stroke], of the way to its 3x3 dilation (t > 0) or erosion (t < 0).
+  config.augment.max_stroke = 0.0
   # A step whose loss or gradients are not finite (NaN or inf): 'stop' ends
   # the run with an error naming the step and the last checkpoint, which is
   # kept as it was (exit status 3); 'skip' drops that step's updates and
