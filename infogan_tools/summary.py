@@ -125,7 +125,12 @@ def summarize(workdir: str, wall_s: float | None = None,
         evaluations.append(record)
       else:
         train = record
-  evaluation = evaluations[-1] if evaluations else {}
+  # The last step evaluated; every record of it (a later --mode=eval of
+  # the same checkpoint adds to the training's, without its select_*).
+  evaluation = {}
+  for record in evaluations:
+    if record['step'] == evaluations[-1]['step']:
+      evaluation.update(record)
   summary = {
       'workdir': os.path.basename(os.path.normpath(workdir)),
       **({'config_file': config_file} if config_file else {}),
@@ -136,7 +141,10 @@ def summarize(workdir: str, wall_s: float | None = None,
       'h_cat_nats': round(infogan_tools.categorical_entropy(workdir), 6),
       'mi_cont_nats': train.get('mi_cont_nats'),
       'eval_step': evaluation.get('step'),
-      **{k: v for k, v in evaluation.items() if k.startswith('eval_')},
+      # A population's evaluation also holds each member's label-free
+      # selection scores and picks (select_*).
+      **{k: v for k, v in evaluation.items()
+         if k.startswith(('eval_', 'select_'))},
       # Every evaluation of the run, in order (the last one is also above).
       'evals': evaluations,
       'hardware': hardware(),

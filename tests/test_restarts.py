@@ -215,10 +215,23 @@ def test_summary_puts_the_labels_pick_beside_the_criterions(tmp_path):
       json.dumps({'step': 2, 'd_loss': 1.0}) + '\n' +
       json.dumps({'step': 2, 'eval_accuracy/member_0': 0.89,
                   'eval_accuracy/member_1': 0.95,
-                  'eval_accuracy/member_2': 0.97}) + '\n')
+                  'eval_accuracy/member_2': 0.97,
+                  'select_agreement/member_1': 0.9,
+                  'select_pick_agreement': 1}) + '\n' +
+      # A later --mode=eval of the same checkpoint adds to that record.
+      json.dumps({'step': 2, 'eval_nmi/member_0': 0.5}) + '\n')
+  (workdir / 'restarts' / 'config.json').write_text(json.dumps(
+      {'seed': 6, 'population': 3, 'model': {'categorical_codes': [10]}}))
   record = summary.summarize(str(workdir))
   assert record['seed'] == 2  # the run's, not the picked restart's (7)
   assert record['eval_accuracy'] == 0.96
   assert record['restarts']['member'] == 1
   assert record['restarts']['test_accuracy_at_pick'] == [0.89, 0.95, 0.97]
   assert record['restarts']['labels_pick'] == 2
+  # The restarts' population alone: its members' scores and picks too.
+  population = summary.summarize(str(workdir / 'restarts'))
+  assert population['seed'] == 6 and population['eval_step'] == 2
+  assert population['eval_accuracy/member_2'] == 0.97
+  assert population['select_agreement/member_1'] == 0.9
+  assert population['select_pick_agreement'] == 1
+  assert population['eval_nmi/member_0'] == 0.5
