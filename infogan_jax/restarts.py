@@ -73,6 +73,17 @@ def criterion(config) -> str:
       config.restarts)
 
 
+def first_seed(config) -> int:
+  """The seed of restart 0; restart i trains seed first_seed + i."""
+  return config.seed * config.restarts
+
+
+def _settings(config) -> dict:
+  """The restart settings pick.json records, the criterion resolved."""
+  return {**{name: config[name] for name in _RECORDED},
+          'restart_criterion': criterion(config)}
+
+
 def restarts_dir(workdir: str) -> str:
   """Where the restarts' population trains."""
   return os.path.join(os.fspath(workdir), 'restarts')
@@ -82,7 +93,7 @@ def population_config(config) -> ml_collections.ConfigDict:
   """The restarts as a population: member i is the run of seed*K + i,
   trained to the pick step."""
   population = ml_collections.ConfigDict(config.to_dict())
-  population.seed = config.seed * config.restarts
+  population.seed = first_seed(config)
   population.population = config.restarts
   population.num_train_steps = config.restart_pick_step
   population.restarts = 1
@@ -94,7 +105,7 @@ def picked_config(config, member: int) -> ml_collections.ConfigDict:
   own seed, to the run's num_train_steps (pick.json says how it was
   chosen)."""
   picked = ml_collections.ConfigDict(config.to_dict())
-  picked.seed = config.seed * config.restarts + member
+  picked.seed = first_seed(config) + member
   picked.restarts = 1
   return picked
 
@@ -114,9 +125,7 @@ def read_pick(workdir: str) -> dict | None:
 def check_resumed(config, record: dict, workdir: str) -> None:
   """Raises ConfigError unless `config` has the restart settings the pick
   recorded in `workdir` was made with."""
-  given = {name: config[name] for name in _RECORDED}
-  given['restart_criterion'] = criterion(config)
-  for name, value in given.items():
+  for name, value in _settings(config).items():
     if record[name] != value:
       raise ConfigError(
           name, value, f'{workdir} picked its restart with {name}='
@@ -166,12 +175,12 @@ def check_workdir(config, workdir: str) -> None:
 def make_record(config, step: int, table: dict) -> dict:
   """What pick.json holds: the settings, every restart's scores (`table`,
   {criterion: [one per restart]}), each criterion's pick and the one made."""
-  name = criterion(config)
+  settings = _settings(config)
+  name = settings['restart_criterion']
   picks = criteria.choose(table)
-  first = config.seed * config.restarts
+  first = first_seed(config)
   return {
-      **{field: config[field] for field in _RECORDED},
-      'restart_criterion': name,
+      **settings,
       'step': step,
       'member': picks[name],
       'picked_seed': first + picks[name],

@@ -68,17 +68,22 @@ def select(workdirs: Sequence[str], num_images: int = 10_000,
   }
 
 
-def logged_accuracy(workdir: str, step: int) -> float | None:
-  """The test accuracy the run's clustering evaluator logged at `step`.
+def logged_accuracy(workdir: str, step: int,
+                    name: str = 'eval_accuracy') -> float | None:
+  """The test accuracy the run's clustering evaluator logged at `step`
+  (`name`: a population member's is 'eval_accuracy/member_I'), or None.
 
   For reporting how a criterion's pick compares with the run labels would
   pick; `select` never calls it.
   """
-  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
     for line in f:
       record = json.loads(line)
-      if record['step'] == step and 'eval_accuracy' in record:
-        return record['eval_accuracy']
+      if record['step'] == step and name in record:
+        return record[name]
   return None
 
 

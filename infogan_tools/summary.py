@@ -98,17 +98,13 @@ def restarts_report(workdir: str) -> dict | None:
     return None
   with open(path) as f:
     report = json.load(f)
-  names = [f'eval_accuracy/member_{i}' for i in range(report['restarts'])]
-  metrics = os.path.join(directory, 'metrics.jsonl')
-  if not os.path.exists(metrics):
-    return report
-  with open(metrics) as f:
-    for line in f:
-      record = json.loads(line)
-      if record['step'] == report['step'] and all(n in record for n in names):
-        accuracies = [record[name] for name in names]
-        report['test_accuracy_at_pick'] = accuracies
-        report['labels_pick'] = accuracies.index(max(accuracies))
+  from infogan_jax import selection  # pylint: disable=g-import-not-at-top
+  accuracies = [selection.logged_accuracy(directory, report['step'],
+                                          f'eval_accuracy/member_{i}')
+                for i in range(report['restarts'])]
+  if None not in accuracies:
+    report['test_accuracy_at_pick'] = accuracies
+    report['labels_pick'] = accuracies.index(max(accuracies))
   return report
 
 
