@@ -7,8 +7,9 @@
 #   TFDS_DATA_DIR=../shared/tensorflow_datasets scripts/reproduce_mnist.sh [RUNS] [NAME ...]
 #
 # NAME is mnist_seedN, mnist_gan, mnist_tuned_seedN (configs/mnist_tuned.py)
-# mnist_q_on_real_seedN (configs/mnist_q_on_real.py) or mnist_restarts_seedN
-# (configs/mnist_restarts.py); default: the first six. A run whose workdir
+# mnist_q_on_real_seedN (configs/mnist_q_on_real.py), mnist_restarts_seedN
+# (configs/mnist_restarts.py) or mnist_restarts_deform_seedN
+# (configs/mnist_restarts_deform.py); default: the first six. A run whose workdir
 # already has a summary in docs/results/ is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,7 @@ for name in "${names[@]}"; do
     mnist_tuned_seed*) config=configs/mnist_tuned.py; seed=${name#mnist_tuned_seed} ;;
     mnist_q_on_real_seed*) config=configs/mnist_q_on_real.py; seed=${name#mnist_q_on_real_seed} ;;
     mnist_restarts_seed*) config=configs/mnist_restarts.py; seed=${name#mnist_restarts_seed} ;;
+    mnist_restarts_deform_seed*) config=configs/mnist_restarts_deform.py; seed=${name#mnist_restarts_deform_seed} ;;
     *) echo "unknown run $name" >&2; exit 2 ;;
   esac
   # A workdir with checkpoints is continued (exact resume); the record then

@@ -12,6 +12,7 @@ from infogan_jax.configs import mnist
 from infogan_jax.configs import mnist_gan
 from infogan_jax.configs import mnist_q_on_real
 from infogan_jax.configs import mnist_restarts
+from infogan_jax.configs import mnist_restarts_deform
 from infogan_jax.configs import mnist_tuned
 from infogan_jax import config_validation
 from infogan_jax import evaluators
@@ -86,6 +87,8 @@ def test_default_and_mnist_configs_are_valid():
   config_validation.validate(mnist_tuned.get_config(), device_count=8)
   config_validation.validate(mnist_q_on_real.get_config(), device_count=8)
   config_validation.validate(mnist_restarts.get_config(), device_count=8)
+  config_validation.validate(mnist_restarts_deform.get_config(),
+                             device_count=8)
 
 
 def test_mnist_tuned_changes_only_the_screened_choices():
@@ -104,6 +107,11 @@ def test_mnist_q_on_real_adds_only_the_real_image_terms():
       mnist_q_on_real.get_config(), mnist_restarts.get_config()) == [
           "restart_criterion: '' in the checkpoint, 'agreement' given",
           'restarts: 1 in the checkpoint, 3 given']
+  assert config_validation.config_differences(
+      mnist_restarts.get_config(), mnist_restarts_deform.get_config()) == [
+          'augment.elastic_std: 0.5 in the checkpoint, 1.0 given',
+          'augment.max_rotation: 10.0 in the checkpoint, 20.0 given',
+          'augment.max_shift: 2.0 in the checkpoint, 3.0 given']
   # The paper's config keeps the paper's objective.
   assert mnist.get_config().lambda_consistency == 0
   assert mnist.get_config().lambda_real_information == 0
