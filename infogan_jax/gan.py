@@ -80,11 +80,15 @@ class InfoGAN:
 
   def discriminate(self, d_variables, images: jax.Array, train: bool = True):
     """D's logits and Q's raw output; in training mode (the default) also
-    D's new BN statistics."""
+    D's new BN statistics and the overclustering head's logits (None for a
+    model without one)."""
     if train:
       (logits, q_out), updates = self.discriminator.apply(
-          d_variables, images, train=True, mutable=['batch_stats'])
-      return logits, q_out, updates['batch_stats']
+          d_variables, images, train=True,
+          mutable=['batch_stats', 'intermediates'])
+      overcluster = updates.get('intermediates', {}).get('overcluster')
+      return (logits, q_out, updates['batch_stats'],
+              None if overcluster is None else overcluster[0])
     return self.discriminator.apply(d_variables, images, train=False)
 
   def posterior(self, d_variables, images: jax.Array) -> latents_lib.QPosterior:

@@ -118,24 +118,35 @@ def paired_information(spec: latents_lib.CodeSpec, q_out: jax.Array,
                        q_out_transformed: jax.Array) -> jax.Array:
   """I(c; c') of the categories Q gives an image and its deformed copy,
   summed over the categorical codes, in nats (the objective of invariant
-  information clustering, Ji et al. 2019).
-
-  P = the batch mean of outer(Q(c|x), Q(c'|T(x))), symmetrised, is their
-  joint distribution; I = sum P log(P / (P_i P_j)). At most ln K per code,
-  reached when Q places both copies of every image in the same category,
-  confidently, and the batch uses all K evenly: a partition that the
-  deformations do not cross. Gradients reach both posteriors.
-  """
+  information clustering, Ji et al. 2019): `categorical_paired_information`
+  of each code's logits."""
   original = latents_lib.split_q_output(spec, q_out)
   transformed = latents_lib.split_q_output(spec, q_out_transformed)
   total = jnp.zeros((), jnp.float32)
   for a, b in zip(original.logits, transformed.logits):
-    joint = jnp.einsum('ni,nj->ij', jax.nn.softmax(a.astype(jnp.float32), -1),
-                       jax.nn.softmax(b.astype(jnp.float32), -1)) / a.shape[0]
-    joint = (joint + joint.T) / 2
-    # Clipped below so that log(0) never enters the sum or its gradient.
-    joint = jnp.maximum(joint, jnp.finfo(joint.dtype).tiny)
-    marginal = joint.sum(1)
-    total = total + (joint * (jnp.log(joint) - jnp.log(marginal[:, None]) -
-                              jnp.log(marginal[None, :]))).sum()
+    total = total + categorical_paired_information(a, b)
   return total
+
+
+def categorical_paired_information(logits: jax.Array,
+                                   logits_transformed: jax.Array
+                                   ) -> jax.Array:
+  """I(c; c') in nats of two categorical posteriors [n, K] given as logits,
+  of a batch of images and their deformed copies.
+
+  P = the batch mean of outer(p(c|x), p(c'|T(x))), symmetrised, is their
+  joint distribution; I = sum P log(P / (P_i P_j)). At most ln K, reached
+  when both copies of every image get the same category, confidently, and
+  the batch uses all K evenly: a partition that the deformations do not
+  cross. Gradients reach both posteriors.
+  """
+  joint = jnp.einsum('ni,nj->ij',
+                     jax.nn.softmax(logits.astype(jnp.float32), -1),
+                     jax.nn.softmax(logits_transformed.astype(jnp.float32),
+                                    -1)) / logits.shape[0]
+  joint = (joint + joint.T) / 2
+  # Clipped below so that log(0) never enters the sum or its gradient.
+  joint = jnp.maximum(joint, jnp.finfo(joint.dtype).tiny)
+  marginal = joint.sum(1)
+  return (joint * (jnp.log(joint) - jnp.log(marginal[:, None]) -
+                   jnp.log(marginal[None, :]))).sum()

@@ -45,10 +45,12 @@ class TrainStep:
   skip_nonfinite: bool = False
   # Q on real images (beyond the paper; 0 turns a term off): weights of the
   # real-data information, and of the consistency and the paired information
-  # under `deformation`.
+  # under `deformation`; the last also of the overclustering head's
+  # categories.
   lambda_real_information: float = 0.0
   lambda_consistency: float = 0.0
   lambda_paired_information: float = 0.0
+  lambda_overcluster: float = 0.0
   deformation: augment.Deformation = augment.Deformation()
   # How a population's members are stepped: 'vmap' (one batched program)
   # or 'loop' (each member's own step, one after another, in one program).
@@ -71,6 +73,7 @@ class TrainStep:
         lambda_real_information=config.lambda_real_information,
         lambda_consistency=config.lambda_consistency,
         lambda_paired_information=config.lambda_paired_information,
+        lambda_overcluster=config.lambda_overcluster,
         deformation=augment.Deformation.from_config(config.augment),
         population_form=population_form(
             config.get('population_form', 'auto'), jax.default_backend()),
@@ -97,14 +100,16 @@ class TrainStep:
                                       self.lambda_continuous)
 
   def real_data_terms(self, params, batch_stats, real_q_out: jax.Array,
-                      images: jax.Array, key: jax.Array):
-    """D's loss terms from Q on the real batch: (loss to add, metrics).
+                      real_overcluster: jax.Array | None, images: jax.Array,
+                      key: jax.Array):
+    """D's loss terms from Q (and the overclustering head) on the real
+    batch: (loss to add, metrics).
 
     The real-data information is logged at every step (it is the label-free
     selection criterion too) and enters the loss with its lambda; the
-    consistency and paired-information terms, which need a second pass of D
-    over deformed copies, are computed only when their lambda is not 0.
-    That pass's batch-norm statistics are not kept.
+    consistency, paired-information and overclustering terms, which need a
+    second pass of D over deformed copies, are computed only when their
+    lambda is not 0. That pass's batch-norm statistics are not kept.
     """
     information = losses.real_information(self.spec, real_q_out)
     if self.lambda_real_information:
@@ -112,11 +117,12 @@ class TrainStep:
     else:  # measured only
       loss, information = 0.0, jax.lax.stop_gradient(information)
     metrics = {'q_real_information_nats': information}
-    if not (self.lambda_consistency or self.lambda_paired_information):
+    if not (self.lambda_consistency or self.lambda_paired_information or
+            self.lambda_overcluster):
       return loss, metrics
     deformed = augment.transform(key, images, self.gan.value_range,
                                  self.deformation)
-    _, deformed_q_out, _ = self.gan.discriminate(
+    _, deformed_q_out, _, deformed_overcluster = self.gan.discriminate(
         {'params': params, 'batch_stats': batch_stats}, deformed)
     if self.lambda_consistency:
       divergence = losses.consistency(self.spec, real_q_out, deformed_q_out)
@@ -127,6 +133,11 @@ class TrainStep:
                                          deformed_q_out)
       loss = loss - self.lambda_paired_information * paired
       metrics['q_paired_information_nats'] = paired
+    if self.lambda_overcluster:
+      paired = losses.categorical_paired_information(real_overcluster,
+                                                     deformed_overcluster)
+      loss = loss - self.lambda_overcluster * paired
+      metrics['overcluster_paired_information_nats'] = paired
     return loss, metrics
 
   def __call__(self, state: state_lib.TrainState, images: jax.Array,
@@ -191,14 +202,15 @@ def train_step(step: TrainStep, state: state_lib.TrainState,
   fakes = jax.lax.stop_gradient(fakes)
 
   def d_loss_fn(params):
-    real_logits, real_q_out, stats = gan.discriminate(
+    real_logits, real_q_out, stats, real_overcluster = gan.discriminate(
         {'params': params, 'batch_stats': state.d.batch_stats}, images)
-    fake_logits, q_out, stats = gan.discriminate(
+    fake_logits, q_out, stats, _ = gan.discriminate(
         {'params': params, 'batch_stats': stats}, fakes)
     gan_loss = losses.discriminator_gan_loss(real_logits, fake_logits)
     mi = losses.mutual_information(step.spec, q_out, d_latents)
     real_loss, real_metrics = (0.0, {}) if not step.spec.categorical else (
-        step.real_data_terms(params, state.d.batch_stats, real_q_out, images,
+        step.real_data_terms(params, state.d.batch_stats, real_q_out,
+                             real_overcluster, images,
                              jax.random.fold_in(d_key, 1)))
     aux = dict(stats=stats, mi=mi, gan_loss=gan_loss, real=real_metrics,
                d_real=jax.nn.sigmoid(real_logits).mean(),
@@ -215,7 +227,7 @@ def train_step(step: TrainStep, state: state_lib.TrainState,
     fakes, stats = gan.generate(
         {'params': params, 'batch_stats': state.g.batch_stats}, g_latents,
         train=True)
-    fake_logits, q_out, _ = gan.discriminate(d_state.variables(), fakes)
+    fake_logits, q_out, _, _ = gan.discriminate(d_state.variables(), fakes)
     gan_loss = losses.generator_gan_loss(fake_logits)
     if not step.mi_in_generator_loss:
       return gan_loss, dict(stats=stats, gan_loss=gan_loss)

@@ -61,6 +61,8 @@ BAD = [
     ('lambda_real_information', -1.0, 'lambda_real_information'),
     ('lambda_consistency', -0.1, 'lambda_consistency'),
     ('lambda_paired_information', -1.0, 'lambda_paired_information'),
+    ('lambda_overcluster', -1.0, 'lambda_overcluster'),
+    ('model.overcluster_categories', -1, 'overcluster_categories'),
     ('augment.max_shift', -1.0, 'max_shift'),
     ('augment.max_rotation', 200.0, '[0.0, 180.0)'),
     ('augment.elastic_std', -0.5, 'elastic_std'),
@@ -195,6 +197,26 @@ def test_real_image_terms_need_a_categorical_code(config, field):
     config_validation.validate(config, device_count=8)
   config[field] = 0.0
   config_validation.validate(config, device_count=8)
+
+
+def test_the_overclustering_head_and_its_term_come_together(config):
+  config.lambda_overcluster = 1.0
+  with pytest.raises(config_validation.ConfigError, match=(
+      r'^config.model.overcluster_categories=0: must be at least 2 when '
+      r'lambda_overcluster > 0$')):
+    config_validation.validate(config, device_count=8)
+  config.model.overcluster_categories = 50
+  config_validation.validate(config, device_count=8)
+  config.lambda_overcluster = 0.0
+  with pytest.raises(config_validation.ConfigError, match=(
+      r'^config.lambda_overcluster=0.0: must be > 0 with '
+      r'model.overcluster_categories > 0')):
+    config_validation.validate(config, device_count=8)
+  config.lambda_overcluster = 1.0
+  config.model.categorical_codes = ()
+  with pytest.raises(config_validation.ConfigError,
+                     match=r'^config.lambda_overcluster=1.0: is computed'):
+    config_validation.validate(config, device_count=8)
 
 
 def test_unwritable_workdir_is_reported_at_start(config, tmp_path, capsys):

@@ -115,20 +115,40 @@ def test_paired_information_on_hand_made_posteriors():
     assert np.isfinite(np.asarray(grad)).all()
 
 
+def test_categorical_paired_information_of_more_categories():
+  # Eight images in eight of fifty categories, both copies certain: ln 8,
+  # whatever the unused categories.
+  sure = 50.0 * jnp.eye(50)[:8]
+  assert float(losses.categorical_paired_information(sure, sure)) == (
+      pytest.approx(math.log(8), abs=1e-4))
+  # The copies of each image in categories that pair up one to one (a
+  # relabelling) carry the same information; the paired information over
+  # codes is this sum.
+  assert float(losses.categorical_paired_information(
+      sure, sure[::-1])) == pytest.approx(math.log(8), abs=1e-4)
+  a = jax.random.normal(jax.random.key(0), (6, 4))
+  b = jax.random.normal(jax.random.key(1), (6, 4))
+  assert float(losses.paired_information(SPEC, _q_out(a), _q_out(b))) == (
+      pytest.approx(float(losses.categorical_paired_information(a, b)),
+                    abs=1e-6))
+
+
 def _real_data_grads(config, lambda_real_information, lambda_consistency,
-                     lambda_paired_information=0.0):
+                     lambda_paired_information=0.0, lambda_overcluster=0.0):
   config.lambda_real_information = lambda_real_information
   config.lambda_consistency = lambda_consistency
   config.lambda_paired_information = lambda_paired_information
+  config.lambda_overcluster = lambda_overcluster
+  config.model.overcluster_categories = 12 if lambda_overcluster else 0
   gan = step_lib.TrainStep.from_config(config)
   state = gan.init(0, (28, 28, 1))
   images = jax.random.uniform(jax.random.key(1), (8, 28, 28, 1))
 
   def loss(params):
-    _, q_out, _ = gan.gan.discriminate(
+    _, q_out, _, overcluster = gan.gan.discriminate(
         {'params': params, 'batch_stats': state.d.batch_stats}, images)
-    return gan.real_data_terms(params, state.d.batch_stats, q_out, images,
-                               jax.random.key(2))
+    return gan.real_data_terms(params, state.d.batch_stats, q_out,
+                               overcluster, images, jax.random.key(2))
 
   (value, metrics), grads = jax.value_and_grad(loss, has_aux=True)(
       state.d.params)
@@ -151,6 +171,39 @@ def test_each_term_trains_q_and_the_shared_body(config, weights):
   assert _norm(grads['d_out']) == 0  # D's real/fake logit plays no part
   assert ('q_consistency_nats' in metrics) == bool(weights[1])
   assert ('q_paired_information_nats' in metrics) == bool(weights[2])
+  assert 'overcluster_out' not in grads
+
+
+def test_the_overclustering_term_trains_its_head_and_the_shared_body(config):
+  value, metrics, grads = _real_data_grads(config, 0.0, 0.0, 0.0, 1.0)
+  paired = float(metrics['overcluster_paired_information_nats'])
+  assert float(value) == pytest.approx(-paired) and 0 < paired <= math.log(8)
+  # A linear head on the body's features, beside D's logit.
+  assert grads['overcluster_out']['kernel'].shape == (
+      grads['d_out']['kernel'].shape[0], 12)
+  for layer in grads['body'].values():
+    assert _norm(layer) > 0
+  assert _norm(grads['overcluster_out']) > 0
+  # Q's head and D's logit play no part.
+  assert _norm(grads['q_head']) == 0 and _norm(grads['q_out']) == 0
+  assert _norm(grads['d_out']) == 0
+  assert 'q_paired_information_nats' not in metrics
+
+
+def test_an_overclustering_head_leaves_the_other_parameters_as_they_were(
+    config):
+  """Adding the head adds its own parameters and draws nothing else anew."""
+  plain = step_lib.TrainStep.from_config(config).init(0, (28, 28, 1))
+  config.model.overcluster_categories = 50
+  config.lambda_overcluster = 1.0
+  with_head = step_lib.TrainStep.from_config(config).init(0, (28, 28, 1))
+  head = with_head.d.params.pop('overcluster_out')
+  assert head['kernel'].shape == (plain.d.params['d_out']['kernel'].shape[0],
+                                  50)
+  assert jax.tree.all(jax.tree.map(
+      lambda a, b: bool(jnp.array_equal(a, b)),
+      (plain.d.params, plain.g.params), (with_head.d.params,
+                                         with_head.g.params)))
 
 
 def test_terms_are_zero_when_their_lambdas_are(config):
@@ -160,6 +213,7 @@ def test_terms_are_zero_when_their_lambdas_are(config):
   assert float(metrics['q_real_information_nats']) > 0
   assert 'q_consistency_nats' not in metrics
   assert 'q_paired_information_nats' not in metrics
+  assert 'overcluster_paired_information_nats' not in metrics
 
 
 def test_a_step_with_zero_lambdas_is_the_papers_step(config):
@@ -182,6 +236,20 @@ def test_a_step_with_zero_lambdas_is_the_papers_step(config):
   assert all(jax.tree.leaves(same))
   assert not all(jax.tree.leaves(jax.tree.map(
       lambda a, b: bool(jnp.array_equal(a, b)), paper.d.params, on.d.params)))
+
+
+def test_a_step_trains_the_overclustering_head(config):
+  config.model.overcluster_categories = 10
+  config.lambda_overcluster = 1.0
+  gan = step_lib.TrainStep.from_config(config)
+  state = gan.init(0, (28, 28, 1))
+  images = jax.random.uniform(jax.random.key(3), (8, 28, 28, 1))
+  new, metrics = jax.jit(lambda s, x: step_lib.train_step(gan, s, x))(
+      state, images)
+  assert 0 < float(metrics['overcluster_paired_information_nats']) <= (
+      math.log(8) + 1e-5)
+  assert not jnp.array_equal(new.d.params['overcluster_out']['kernel'],
+                             state.d.params['overcluster_out']['kernel'])
 
 
 # ---------------------------------------------------------- the deformation

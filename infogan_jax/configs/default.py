@@ -113,6 +113,10 @@ def get_config() -> ml_collections.ConfigDict:
   # share everything but their output units). Q's output layer is added to
   # fit the latent code, and D's output is a single logit on the body.
   config.model.q_head = ('fc128-bn-lrelu',)
+  # Categories of an overclustering head on the shared body's features (0:
+  # none): a linear head, apart from Q's, that only lambda_overcluster
+  # trains, on real images (e.g. 50 for MNIST's ten digits).
+  config.model.overcluster_categories = 0
   # Negative slope of 'lrelu' (paper: 0.1; official code: 0.01).
   config.model.leaky_relu_slope = 0.1
   # Batch-norm running-average decay in Flax's meaning: new = m * old +
@@ -185,6 +189,12 @@ def get_config() -> ml_collections.ConfigDict:
   # the batch uses every category. Shares the second pass of D with the
   # consistency term; logged as q_paired_information_nats.
   config.lambda_paired_information = 0.0
+  # lambda_overcluster: weight of the same paired information, of the
+  # overclustering head's categories (model.overcluster_categories) for a
+  # real image and its deformed copy, maximised: finer clusters than c1's
+  # shape the shared body. Shares the second pass of D; logged as
+  # overcluster_paired_information_nats.
+  config.lambda_overcluster = 0.0
   config.augment = ml_collections.ConfigDict()
   # Shift (pixels, per axis) and rotation (degrees), uniform in [-max, max].
   config.augment.max_shift = 2.0
