@@ -113,14 +113,11 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
     raise ConfigError('model.overcluster_categories',
                       config.model.overcluster_categories,
                       'must be at least 2 when lambda_overcluster > 0')
-  if config.model.overcluster_categories and not config.lambda_overcluster:
-    raise ConfigError('lambda_overcluster', config.lambda_overcluster,
-                      'must be > 0 with model.overcluster_categories > 0 '
-                      '(nothing else trains that head)')
   if config.lambda_overcluster and not config.model.categorical_codes:
     raise ConfigError('lambda_overcluster', config.lambda_overcluster,
-                      'is computed with the terms on categorical codes; '
-                      'must be 0 when model.categorical_codes is empty')
+                      'is computed beside the terms on Q\'s categorical '
+                      'codes; must be 0 when model.categorical_codes is '
+                      'empty')
   fields.real_in(config, 'augment.max_shift', 0.0)
   fields.real_in(config, 'augment.max_rotation', 0.0, 180.0)
   fields.real_in(config, 'augment.elastic_std', 0.0)

@@ -86,9 +86,11 @@ class InfoGAN:
       (logits, q_out), updates = self.discriminator.apply(
           d_variables, images, train=True,
           mutable=['batch_stats', 'intermediates'])
+      # The value sown by this call: the last (variables that already hold
+      # intermediates would put older ones before it).
       overcluster = updates.get('intermediates', {}).get('overcluster')
       return (logits, q_out, updates['batch_stats'],
-              None if overcluster is None else overcluster[0])
+              None if overcluster is None else overcluster[-1])
     return self.discriminator.apply(d_variables, images, train=False)
 
   def posterior(self, d_variables, images: jax.Array) -> latents_lib.QPosterior:

@@ -216,13 +216,13 @@ class Discriminator(nn.Module):
   stack_kwargs: dict = dataclasses.field(default_factory=dict)
   # Categories of the overclustering head (0: none), a linear head on the
   # body's features that only a loss term on real images trains.
-  overcluster: int = 0
+  overcluster_categories: int = 0
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> tuple[jax.Array, jax.Array]:
     """Returns D's logit [n] and Q's raw output [n, q_output_dim].
 
-    The overclustering head's logits [n, overcluster] are sown into the
+    The overclustering head's logits [n, overcluster_categories] are sown into the
     'intermediates' collection (kept only when the caller makes it mutable,
     and never by `init`), so D's outputs are the same with or without it.
     """
@@ -230,9 +230,9 @@ class Discriminator(nn.Module):
     h = Stack(self.body, **self.stack_kwargs, name='body')(x, train)
     h = h.reshape(h.shape[0], -1)
     d_logit = nn.Dense(1, kernel_init=init, name='d_out')(h)[:, 0]
-    if self.overcluster:
+    if self.overcluster_categories:
       self.sow('intermediates', 'overcluster',
-               nn.Dense(self.overcluster, kernel_init=init,
+               nn.Dense(self.overcluster_categories, kernel_init=init,
                         name='overcluster_out')(h))
     q = Stack(self.q_head, **self.stack_kwargs, name='q_head')(h, train)
     q_out = nn.Dense(self.q_output_dim, kernel_init=init, name='q_out')(q)
@@ -252,7 +252,7 @@ def build_models(model_config, conv_transpose: str = 'matmul'
       q_head=tuple(model_config.q_head),
       q_output_dim=spec.q_output_dim,
       stack_kwargs=kwargs,
-      overcluster=model_config.overcluster_categories,
+      overcluster_categories=model_config.overcluster_categories,
   )
   return generator, discriminator
 

@@ -134,6 +134,9 @@ class TrainStep:
       loss = loss - self.lambda_paired_information * paired
       metrics['q_paired_information_nats'] = paired
     if self.lambda_overcluster:
+      if real_overcluster is None:
+        raise ValueError('lambda_overcluster > 0 needs a model with an '
+                         'overclustering head (overcluster_categories > 0)')
       paired = losses.categorical_paired_information(real_overcluster,
                                                      deformed_overcluster)
       loss = loss - self.lambda_overcluster * paired

@@ -34,8 +34,9 @@ case $candidate in
   tuned_realinfo_consistency_paired) config=$tuned
     overrides=(--config.lambda_real_information=1.0 --config.lambda_consistency=1.0
                --config.lambda_paired_information=1.0) ;;
-  # configs/mnist_q_on_real.py with an overclustering head of 50 categories
-  # on D's body, trained by the paired information of its categories.
+  # tuned_realinfo_consistency (= configs/mnist_q_on_real.py) with an
+  # overclustering head of 50 categories on D's body, trained by the paired
+  # information of its categories.
   tuned_realinfo_consistency_overcluster50) config=$tuned
     overrides=(--config.lambda_real_information=1.0 --config.lambda_consistency=1.0
                --config.model.overcluster_categories=50 --config.lambda_overcluster=1.0) ;;

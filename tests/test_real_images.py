@@ -177,7 +177,8 @@ def test_each_term_trains_q_and_the_shared_body(config, weights):
 def test_the_overclustering_term_trains_its_head_and_the_shared_body(config):
   value, metrics, grads = _real_data_grads(config, 0.0, 0.0, 0.0, 1.0)
   paired = float(metrics['overcluster_paired_information_nats'])
-  assert float(value) == pytest.approx(-paired) and 0 < paired <= math.log(8)
+  assert float(value) == pytest.approx(-paired)
+  assert 0 < paired <= math.log(12) + 1e-5  # at most ln K'
   # A linear head on the body's features, beside D's logit.
   assert grads['overcluster_out']['kernel'].shape == (
       grads['d_out']['kernel'].shape[0], 12)
@@ -243,11 +244,28 @@ def test_a_step_trains_the_overclustering_head(config):
   config.lambda_overcluster = 1.0
   gan = step_lib.TrainStep.from_config(config)
   state = gan.init(0, (28, 28, 1))
+  # A head far from its near-uniform start, so that the term is large
+  # enough to tell the real batch from the fakes.
+  head = dict(state.d.params['overcluster_out'])
+  head['kernel'] = 30 * jax.random.normal(jax.random.key(4),
+                                          head['kernel'].shape)
+  state = state.replace(d=state.d.replace(
+      params={**state.d.params, 'overcluster_out': head}))
   images = jax.random.uniform(jax.random.key(3), (8, 28, 28, 1))
   new, metrics = jax.jit(lambda s, x: step_lib.train_step(gan, s, x))(
       state, images)
-  assert 0 < float(metrics['overcluster_paired_information_nats']) <= (
-      math.log(8) + 1e-5)
+  # The term is the head's on the real batch (and its deformed copies, drawn
+  # with the step's key), not on the fakes.
+  d_key, _ = jax.random.split(jax.random.fold_in(
+      jax.random.wrap_key_data(state.key), state.step))
+  _, q_out, _, real_overcluster = gan.gan.discriminate(state.d.variables(),
+                                                       images)
+  _, expected = gan.real_data_terms(state.d.params, state.d.batch_stats,
+                                    q_out, real_overcluster, images,
+                                    jax.random.fold_in(d_key, 1))
+  assert float(metrics['overcluster_paired_information_nats']) == (
+      pytest.approx(float(expected['overcluster_paired_information_nats']),
+                    rel=1e-4))
   assert not jnp.array_equal(new.d.params['overcluster_out']['kernel'],
                              state.d.params['overcluster_out']['kernel'])
 
