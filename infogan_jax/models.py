@@ -222,9 +222,10 @@ class Discriminator(nn.Module):
   def __call__(self, x: jax.Array, train: bool) -> tuple[jax.Array, jax.Array]:
     """Returns D's logit [n] and Q's raw output [n, q_output_dim].
 
-    The overclustering head's logits [n, overcluster_categories] are sown into the
-    'intermediates' collection (kept only when the caller makes it mutable,
-    and never by `init`), so D's outputs are the same with or without it.
+    The overclustering head's logits [n, overcluster_categories] are sown
+    into the 'intermediates' collection (kept only when the caller makes it
+    mutable, and never by `init`), so D's outputs are the same with or
+    without it.
     """
     init = nn.initializers.normal(self.stack_kwargs.get('init_std', 0.02))
     h = Stack(self.body, **self.stack_kwargs, name='body')(x, train)

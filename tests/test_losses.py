@@ -51,8 +51,8 @@ def _mi_grads(config, lambda_categorical=1.0):
     fakes, _ = gan.gan.generate({'params': g_params,
                              'batch_stats': state.g.batch_stats}, lat,
                             train=True)
-    _, q_out, _, _ = gan.gan.discriminate({'params': d_params,
-                                    'batch_stats': state.d.batch_stats}, fakes)
+    _, q_out, _, _ = gan.gan.discriminate(
+        {'params': d_params, 'batch_stats': state.d.batch_stats}, fakes)
     return gan.penalty(losses.mutual_information(gan.spec, q_out, lat))
 
   return jax.jit(jax.grad(penalty, argnums=(0, 1)))(state.g.params,
