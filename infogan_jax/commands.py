@@ -125,7 +125,8 @@ def write_samples(config: ml_collections.ConfigDict, workdir: str,
         images, columns=math.ceil(math.sqrt(num_samples))), paths[0])
     with epath.Path(paths[1]).open('wb') as f:
       np.savez(f, images=images, step=model.step,
-               **{k: np.asarray(v) for k, v in latents._asdict().items()})
+               noise=np.asarray(latents.noise),
+               **{k: np.asarray(v) for k, v in latents.codes.items()})
   return paths
 
 
@@ -150,7 +151,7 @@ def select(config: ml_collections.ConfigDict, workdir: str,
   members = trainer.Members(mesh, config.population)
   report = {'workdir': workdir, 'step': int(state.step)}
   if member is None:
-    if not train_step.spec.categorical:
+    if not train_step.spec.categorical.count:
       raise ConfigError('model.categorical_codes', (), 'the selection '
                         'criteria need a categorical code; pass --member')
     criterion = criterion or criteria.default_criterion(config.population)

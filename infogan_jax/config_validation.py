@@ -11,7 +11,7 @@ import ml_collections
 
 from infogan_jax import evaluators
 from infogan_jax import fields
-from infogan_jax import latents as latents_lib
+from infogan_jax import codes as codes_lib
 from infogan_jax import models
 from infogan_jax import restarts
 from infogan_jax import sharding
@@ -98,8 +98,6 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   fields.real_in(config, 'g_learning_rate', 0.0, low_open=True)
   fields.real_in(config, 'adam_b1', 0.0, 1.0)
   fields.real_in(config, 'adam_b2', 0.0, 1.0)
-  fields.real_in(config, 'lambda_categorical', 0.0)
-  fields.real_in(config, 'lambda_continuous', 0.0)
   for field in ('lambda_real_information', 'lambda_consistency',
                 'lambda_paired_information'):
     fields.real_in(config, field, 0.0)
@@ -158,16 +156,10 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
                       'must be a pair (low, high) of numbers with low < high')
   fields.int_at_least(config, 'continuous_sweep_steps', 2)
 
-  codes = config.model.categorical_codes
-  if not fields.is_sequence_of(codes, lambda k: fields.is_int(k) and k >= 2):
-    raise ConfigError('model.categorical_codes', codes,
-                      'must be a tuple of category counts, each >= 2')
-  fields.int_at_least(config, 'model.num_continuous_codes', 0)
+  for code_type in codes_lib.CODE_TYPES:
+    code_type.check_config(config)
+    fields.real_in(config, code_type.lambda_field, 0.0)
   fields.int_at_least(config, 'model.noise_dim', 0)
-  std = config.model.continuous_std
-  if std not in latents_lib.CONTINUOUS_STD_MODES:
-    raise ConfigError('model.continuous_std', std,
-                      f'must be one of {latents_lib.CONTINUOUS_STD_MODES}')
 
   generator = _layers(config, 'model.generator', allow_empty=False)
   last = models.parse_layer(generator[-1]).activation

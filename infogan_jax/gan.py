@@ -17,7 +17,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from infogan_jax import latents as latents_lib
+from infogan_jax import codes as codes_lib
 from infogan_jax import models
 
 
@@ -29,7 +29,7 @@ class InfoGAN:
   argument and the variables as traced ones.
   """
 
-  spec: latents_lib.CodeSpec
+  spec: codes_lib.CodeSpec
   generator: nn.Module
   discriminator: models.Discriminator
   # G's output range, set by its last activation; data is scaled into it.
@@ -44,7 +44,7 @@ class InfoGAN:
         config.get('conv_transpose', 'auto'),
         platform or jax.default_backend())
     generator, discriminator = models.build_models(config.model, form)
-    return cls(spec=latents_lib.CodeSpec.from_config(config.model),
+    return cls(spec=codes_lib.CodeSpec.from_config(config.model),
                generator=generator, discriminator=discriminator,
                value_range=models.output_range(config.model))
 
@@ -68,10 +68,10 @@ class InfoGAN:
 
   # ------------------------------------------------------------- applying
 
-  def generate(self, g_variables, latents: latents_lib.Latents,
+  def generate(self, g_variables, latents: codes_lib.Latents,
                train: bool = False):
     """G(z, c) in G's range. In training mode also G's new BN statistics."""
-    x = latents_lib.generator_input(self.spec, latents)
+    x = codes_lib.generator_input(self.spec, latents)
     if train:
       images, updates = self.generator.apply(
           g_variables, x, train=True, mutable=['batch_stats'])
@@ -93,11 +93,11 @@ class InfoGAN:
               None if overcluster is None else overcluster[-1])
     return self.discriminator.apply(d_variables, images, train=False)
 
-  def posterior(self, d_variables, images: jax.Array) -> latents_lib.QPosterior:
+  def posterior(self, d_variables, images: jax.Array) -> dict:
     """Q's posterior over the codes of images in G's range, in inference
-    mode."""
+    mode: each code type's distribution parameters, by type name."""
     _, q_out = self.discriminate(d_variables, images, train=False)
-    return latents_lib.split_q_output(self.spec, q_out)
+    return codes_lib.split_q_output(self.spec, q_out)
 
   # --------------------------------------------------------------- ranges
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -25,19 +25,24 @@ import numpy as np
 
 from infogan_jax import checkpointing
 from infogan_jax import config_validation
+from infogan_jax import codes as codes_lib
 from infogan_jax import images as images_lib
-from infogan_jax import latents as latents_lib
 from infogan_jax import keys
 from infogan_jax import traversals
 from infogan_jax.gan import InfoGAN
 
 
-class Posterior(NamedTuple):
-  """Q's beliefs about the codes behind images."""
+class Posterior(dict):
+  """Q's beliefs about the codes behind images: each code type's fields (its
+  `readable`), also as attributes: `probabilities` (one [n, K] per
+  categorical code), `mean` and `std` ([n, number of continuous codes]; std
+  all ones when Q's std is fixed)."""
 
-  probabilities: tuple[jax.Array, ...]  # per categorical code, [n, K]
-  mean: jax.Array  # [n, num_continuous]
-  std: jax.Array  # [n, num_continuous]; all ones when Q's std is fixed
+  def __getattr__(self, name):
+    try:
+      return self[name]
+    except KeyError:
+      raise AttributeError(name) from None
 
   def categories(self) -> jax.Array:
     """[n, number of categorical codes]: the most likely category of each."""
@@ -59,12 +64,12 @@ class TrainedInfoGAN:
   gan: InfoGAN = dataclasses.field(repr=False)
 
   @property
-  def spec(self) -> latents_lib.CodeSpec:
+  def spec(self) -> codes_lib.CodeSpec:
     return self.gan.spec
 
   def __repr__(self):
     codes = [f'{name}({k})' for name, k in
-             zip(self.code_names, self.spec.categorical)]
+             zip(self.code_names, self.spec.categorical.sizes)]
     codes += self.code_names[len(codes):]
     return (f'TrainedInfoGAN(dataset={self.config.dataset!r}, '
             f'step={self.step}, codes={", ".join(codes)}, '
@@ -74,7 +79,7 @@ class TrainedInfoGAN:
   @property
   def code_names(self) -> tuple[str, ...]:
     """'cat0', ..., 'cont0', ...: the names `codes` and `traverse` take."""
-    return latents_lib.code_names(self.spec)
+    return self.spec.names
 
   @functools.cached_property
   def image_shape(self) -> tuple[int, ...]:
@@ -82,15 +87,15 @@ class TrainedInfoGAN:
 
   def sample_latents(self, key: jax.Array, n: int,
                      codes: Mapping[str, Any] | None = None
-                     ) -> latents_lib.Latents:
+                     ) -> codes_lib.Latents:
     """n draws from the prior, with the codes in `codes` fixed.
 
     `codes` maps code names to one value for all n or one value each, e.g.
     {'cat0': 7, 'cont1': jnp.linspace(-2, 2, n)}.
     """
-    latents = latents_lib.sample(self.spec, key, n)
+    latents = codes_lib.sample(self.spec, key, n)
     for name, values in (codes or {}).items():
-      latents = latents_lib.set_code(self.spec, latents, name, values)
+      latents = codes_lib.set_code(self.spec, latents, name, values)
     return latents
 
   def generate(self, key: jax.Array, n: int,
@@ -101,7 +106,7 @@ class TrainedInfoGAN:
     """
     return self.render(self.sample_latents(key, n, codes))
 
-  def render(self, latents: latents_lib.Latents) -> jax.Array:
+  def render(self, latents: codes_lib.Latents) -> jax.Array:
     """G's images of given latents, in [0, 1]."""
     return _generate(self, self.g_variables, latents)
 
@@ -117,13 +122,9 @@ class TrainedInfoGAN:
     `codes` fixed. Returns
     an [H, W, C] image in [0, 1] (matplotlib's imshow shows it as is).
     """
-    kind, index = latents_lib.parse_code_name(self.spec, code)
+    code_type, index = self.spec.find(code)
     if values is None:
-      if kind == 'categorical':
-        values = np.arange(self.spec.categorical[index])
-      else:
-        low, high = self.config.continuous_sweep
-        values = np.linspace(low, high, self.config.continuous_sweep_steps)
+      values = code_type.sweep_values(index, self.config)
     if key is None:
       key = keys.stream(self.config.seed, 'traversals')
     base = self.sample_latents(key, columns, codes)
@@ -143,8 +144,8 @@ class TrainedInfoGAN:
     # (Runs saved before config.pixel_max existed were all 0..255.)
     pixel_max = (self.config.get('pixel_max', 255)
                  if images.dtype == np.uint8 else 1.0)
-    return _posterior(self, self.d_variables,
-                      self.gan.from_pixels(images, pixel_max))
+    return Posterior(_posterior(self, self.d_variables,
+                                self.gan.from_pixels(images, pixel_max)))
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -153,10 +154,12 @@ def _generate(model: TrainedInfoGAN, g_variables, latents):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _posterior(model: TrainedInfoGAN, d_variables, images) -> Posterior:
+def _posterior(model: TrainedInfoGAN, d_variables, images) -> dict:
   q = model.gan.posterior(d_variables, images)
-  std = (jnp.ones_like(q.mean) if q.log_std is None else jnp.exp(q.log_std))
-  return Posterior(tuple(jax.nn.softmax(l) for l in q.logits), q.mean, std)
+  fields = {}
+  for code_type in model.spec.types:
+    fields.update(code_type.readable(q[code_type.name]))
+  return fields
 
 
 def load(path: str, step: int | None = None,

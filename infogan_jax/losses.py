@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from infogan_jax import latents as latents_lib
+from infogan_jax import codes as codes_lib
 
 
 def discriminator_gan_loss(real_logits: jax.Array,
@@ -34,49 +34,57 @@ def generator_gan_loss(fake_logits: jax.Array) -> jax.Array:
 
 
 class MutualInformation(NamedTuple):
-  """Lower bounds L_I = E[log Q(c|x)] + H(c), in nats, one per code."""
+  """Lower bounds L_I = E[log Q(c|x)] + H(c), in nats, one per code.
 
-  categorical_codes: jax.Array  # [len(categorical)]
-  continuous_codes: jax.Array  # [num_continuous]
+  `mi.<type name>` (e.g. `mi.categorical`) is the bound for all codes of
+  that type together (they are independent): the sum of theirs.
+  """
 
-  @property
-  def categorical(self) -> jax.Array:
-    """The bound for all categorical codes together (they are independent)."""
-    return self.categorical_codes.sum()
+  per_code: dict[str, jax.Array]  # by type name: [that type's count]
 
-  @property
-  def continuous(self) -> jax.Array:
-    """The bound for all continuous codes together."""
-    return self.continuous_codes.sum()
+  def __getattr__(self, name):
+    try:
+      return self.per_code[name].sum()
+    except KeyError:
+      raise AttributeError(name) from None
 
 
-def mutual_information(spec: latents_lib.CodeSpec, q_out: jax.Array,
-                       latents: latents_lib.Latents) -> MutualInformation:
+def mutual_information(spec: codes_lib.CodeSpec, q_out: jax.Array,
+                       latents: codes_lib.Latents) -> MutualInformation:
   """The batch estimate of L_I for the codes that produced the images."""
-  posterior = latents_lib.split_q_output(spec, q_out)
-  categorical = latents_lib.categorical_log_likelihoods(posterior, latents)
-  continuous = latents_lib.continuous_log_likelihoods(posterior, latents)
-  return MutualInformation(
-      categorical_codes=categorical.mean(0) + jnp.asarray(
-          spec.categorical_entropies, jnp.float32),
-      continuous_codes=continuous.mean(0) + jnp.asarray(
-          spec.continuous_entropies, jnp.float32),
-  )
+  posterior = codes_lib.split_q_output(spec, q_out)
+  log_likelihoods = codes_lib.log_likelihoods(spec, posterior, latents)
+  return MutualInformation({
+      t.name: log_likelihoods[t.name].mean(0) + jnp.asarray(t.entropies,
+                                                            jnp.float32)
+      for t in spec.types})
 
 
-def information_penalty(mi: MutualInformation, lambda_categorical: float,
-                        lambda_continuous: float) -> jax.Array:
-  """lambda * L_I with one lambda per code type; subtract it from a loss."""
-  return lambda_categorical * mi.categorical + lambda_continuous * mi.continuous
+def information_penalty(mi: MutualInformation,
+                        lambdas: dict[str, float]) -> jax.Array:
+  """lambda * L_I with one lambda per code type (by type name); subtract it
+  from a loss."""
+  terms = [lambdas[name] * bounds.sum()
+           for name, bounds in mi.per_code.items()]
+  total = terms[0]
+  for term in terms[1:]:
+    total = total + term
+  return total
 
 
 # ------------------------------------------- Q on real images (not the paper)
 # The paper trains Q on generated images only. These optional terms also
 # train it (with D's shared body) on the real batch; each has its own lambda
-# in the D loss, 0 leaving the paper's objective unchanged.
+# in the D loss, 0 leaving the paper's objective unchanged. They act on the
+# categorical codes.
 
 
-def real_information(spec: latents_lib.CodeSpec,
+def _categorical_logits(spec: codes_lib.CodeSpec,
+                        q_out: jax.Array) -> tuple[jax.Array, ...]:
+  return codes_lib.split_q_output(spec, q_out)[codes_lib.Categorical.name]
+
+
+def real_information(spec: codes_lib.CodeSpec,
                      q_out: jax.Array) -> jax.Array:
   """H(mean_x Q(c|x)) - mean_x H(Q(c|x)) over a batch, summed over the
   categorical codes, in nats.
@@ -86,7 +94,7 @@ def real_information(spec: latents_lib.CodeSpec,
   spreads evenly over the K categories and Q is certain of each image.
   """
   total = jnp.zeros((), jnp.float32)
-  for logits in latents_lib.split_q_output(spec, q_out).logits:
+  for logits in _categorical_logits(spec, q_out):
     # In log space: a probability that underflows to 0 would give entropy
     # gradients of 0 * inf.
     log_p = jax.nn.log_softmax(logits, -1)
@@ -97,7 +105,7 @@ def real_information(spec: latents_lib.CodeSpec,
   return total
 
 
-def consistency(spec: latents_lib.CodeSpec, q_out: jax.Array,
+def consistency(spec: codes_lib.CodeSpec, q_out: jax.Array,
                 q_out_transformed: jax.Array) -> jax.Array:
   """Mean KL(Q(c|x) || Q(c|T(x))) over a batch, summed over the categorical
   codes, in nats: how far Q's posterior moves when an image is deformed.
@@ -105,25 +113,25 @@ def consistency(spec: latents_lib.CodeSpec, q_out: jax.Array,
   Q(c|x) is the target and held fixed (no gradient): the term pulls the
   transformed copy's posterior towards the image's, not the reverse.
   """
-  original = latents_lib.split_q_output(spec, jax.lax.stop_gradient(q_out))
-  transformed = latents_lib.split_q_output(spec, q_out_transformed)
+  original = _categorical_logits(spec, jax.lax.stop_gradient(q_out))
+  transformed = _categorical_logits(spec, q_out_transformed)
   total = jnp.zeros((), jnp.float32)
-  for target, logits in zip(original.logits, transformed.logits):
+  for target, logits in zip(original, transformed):
     total = total + optax.losses.kl_divergence(
         jax.nn.log_softmax(logits, -1), jax.nn.softmax(target, -1)).mean()
   return total
 
 
-def paired_information(spec: latents_lib.CodeSpec, q_out: jax.Array,
+def paired_information(spec: codes_lib.CodeSpec, q_out: jax.Array,
                        q_out_transformed: jax.Array) -> jax.Array:
   """I(c; c') of the categories Q gives an image and its deformed copy,
   summed over the categorical codes, in nats (the objective of invariant
   information clustering, Ji et al. 2019): `categorical_paired_information`
   of each code's logits."""
-  original = latents_lib.split_q_output(spec, q_out)
-  transformed = latents_lib.split_q_output(spec, q_out_transformed)
+  original = _categorical_logits(spec, q_out)
+  transformed = _categorical_logits(spec, q_out_transformed)
   total = jnp.zeros((), jnp.float32)
-  for a, b in zip(original.logits, transformed.logits):
+  for a, b in zip(original, transformed):
     total = total + categorical_paired_information(a, b)
   return total
 

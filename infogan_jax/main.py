@@ -47,7 +47,7 @@ from infogan_jax import configs as shipped_configs
 from infogan_jax import distributed
 from infogan_jax.data import pipeline
 from infogan_jax import errors
-from infogan_jax import latents as latents_lib
+from infogan_jax import codes as codes_lib
 from infogan_jax.evaluators import criteria
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
@@ -234,22 +234,17 @@ def _parse_flags(argv: list[str]) -> list[str]:
 
 def _fixed_codes(config) -> dict[str, float]:
   """--codes as {name: value}, checked against the config's codes."""
-  spec = latents_lib.CodeSpec.from_config(config.model)
-  names = latents_lib.code_names(spec)
+  spec = codes_lib.CodeSpec.from_config(config.model)
   codes = {}
   for pair in _CODES.value:
     name, equals, value = pair.partition('=')
-    if not equals or name not in names:
+    if not equals or name not in spec.names:
       raise BadInput(f'--codes={pair}: give NAME=VALUE with NAME one of '
-                     f'{", ".join(names) or "(this model has no codes)"}')
+                     f'{", ".join(spec.names) or "(this model has no codes)"}')
     try:
-      codes[name] = int(value) if name.startswith('cat') else float(value)
-    except ValueError:
-      raise BadInput(f'--codes={pair}: {value!r} is not a number') from None
-    if name.startswith('cat'):
-      k = spec.categorical[int(name[3:])]
-      if not 0 <= codes[name] < k:
-        raise BadInput(f'--codes={pair}: {name} has categories 0..{k - 1}')
+      codes[name] = spec.parse(name, value)
+    except ValueError as e:
+      raise BadInput(f'--codes={pair}: {e}') from None
   return codes
 
 

@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from infogan_jax import latents as latents_lib
+from infogan_jax import codes as codes_lib
 
 ACTIVATIONS = ('relu', 'lrelu', 'tanh', 'sigmoid')
 # `model.compute_dtype` -> the dtype layers compute in (None: their inputs').
@@ -244,7 +244,7 @@ def build_models(model_config, conv_transpose: str = 'matmul'
                  ) -> tuple[Stack, Discriminator]:
   """The generator and the discriminator (with Q) of a model config;
   `conv_transpose` is the form of G's 'up' layers ('matmul' or 'native')."""
-  spec = latents_lib.CodeSpec.from_config(model_config)
+  spec = codes_lib.CodeSpec.from_config(model_config)
   kwargs = _stack_kwargs(model_config)
   generator = Stack(tuple(model_config.generator), **kwargs,
                     conv_transpose=conv_transpose)

@@ -19,7 +19,7 @@ import optax
 
 from infogan_jax import augment
 from infogan_jax import keys
-from infogan_jax import latents as latents_lib
+from infogan_jax import codes as codes_lib
 from infogan_jax import losses
 from infogan_jax import sharding
 from infogan_jax import state as state_lib
@@ -38,8 +38,8 @@ class TrainStep:
   gan: InfoGAN
   g_tx: optax.GradientTransformation
   d_tx: optax.GradientTransformation
-  lambda_categorical: float
-  lambda_continuous: float
+  # The weight of each code type's bound L_I, by type name.
+  code_lambdas: dict[str, float]
   mi_in_generator_loss: bool = True  # False: the plain-GAN baseline
   # True: an update whose loss or gradients are not finite is not applied.
   skip_nonfinite: bool = False
@@ -66,8 +66,8 @@ class TrainStep:
         gan=gan or InfoGAN.from_config(config),
         g_tx=adam(config.g_learning_rate),
         d_tx=adam(config.d_learning_rate),
-        lambda_categorical=config.lambda_categorical,
-        lambda_continuous=config.lambda_continuous,
+        code_lambdas={t.name: config[t.lambda_field]
+                      for t in codes_lib.CODE_TYPES},
         mi_in_generator_loss=config.mi_in_generator_loss,
         skip_nonfinite=config.on_nonfinite == 'skip',
         lambda_real_information=config.lambda_real_information,
@@ -80,7 +80,7 @@ class TrainStep:
     )
 
   @property
-  def spec(self) -> latents_lib.CodeSpec:
+  def spec(self) -> codes_lib.CodeSpec:
     return self.gan.spec
 
   def init(self, seed: int, image_shape: tuple[int, ...]
@@ -96,8 +96,7 @@ class TrainStep:
     )
 
   def penalty(self, mi: losses.MutualInformation) -> jax.Array:
-    return losses.information_penalty(mi, self.lambda_categorical,
-                                      self.lambda_continuous)
+    return losses.information_penalty(mi, self.code_lambdas)
 
   def real_data_terms(self, params, batch_stats, real_q_out: jax.Array,
                       real_overcluster: jax.Array | None, images: jax.Array,
@@ -163,7 +162,7 @@ def population_form(setting: str, platform: str) -> str:
 
 def _sample_latents(step: TrainStep, key: jax.Array, n: int,
                     data_sharding: jax.sharding.Sharding | None):
-  latents = latents_lib.sample(step.spec, key, n)
+  latents = codes_lib.sample(step.spec, key, n)
   if data_sharding is not None:
     latents = jax.lax.with_sharding_constraint(latents, data_sharding)
   return latents
@@ -211,10 +210,11 @@ def train_step(step: TrainStep, state: state_lib.TrainState,
         {'params': params, 'batch_stats': stats}, fakes)
     gan_loss = losses.discriminator_gan_loss(real_logits, fake_logits)
     mi = losses.mutual_information(step.spec, q_out, d_latents)
-    real_loss, real_metrics = (0.0, {}) if not step.spec.categorical else (
-        step.real_data_terms(params, state.d.batch_stats, real_q_out,
-                             real_overcluster, images,
-                             jax.random.fold_in(d_key, 1)))
+    real_loss, real_metrics = 0.0, {}
+    if step.spec.categorical.count:  # the real-data terms act on them
+      real_loss, real_metrics = step.real_data_terms(
+          params, state.d.batch_stats, real_q_out, real_overcluster, images,
+          jax.random.fold_in(d_key, 1))
     aux = dict(stats=stats, mi=mi, gan_loss=gan_loss, real=real_metrics,
                d_real=jax.nn.sigmoid(real_logits).mean(),
                d_fake=jax.nn.sigmoid(fake_logits).mean())
@@ -245,22 +245,19 @@ def train_step(step: TrainStep, state: state_lib.TrainState,
       'g_loss': g_loss,
       'd_loss_gan': d_aux['gan_loss'],
       'g_loss_gan': g_aux['gan_loss'],
-      'mi_cat_nats': d_aux['mi'].categorical,
-      'mi_cont_nats': d_aux['mi'].continuous,
       'd_real': d_aux['d_real'],
       'd_fake': d_aux['d_fake'],
       # 1 when a loss or gradient was not finite (summed when logged).
       'nonfinite_steps': 1 - (d_finite & g_finite).astype(jnp.int32),
       **d_aux['real'],
   }
-  # With several codes of a type, each code's own bound too.
-  mi = d_aux['mi']
-  if len(step.spec.categorical) > 1:
-    metrics.update({f'mi_cat{i}_nats': mi.categorical_codes[i]
-                    for i in range(len(step.spec.categorical))})
-  if step.spec.num_continuous > 1:
-    metrics.update({f'mi_cont{i}_nats': mi.continuous_codes[i]
-                    for i in range(step.spec.num_continuous)})
+  # Each code type's bound, and with several codes of a type each code's.
+  for code_type in step.spec.types:
+    bounds = d_aux['mi'].per_code[code_type.name]
+    metrics[f'mi_{code_type.prefix}_nats'] = bounds.sum()
+    if code_type.count > 1:
+      metrics.update({f'mi_{code_type.prefix}{i}_nats': bounds[i]
+                      for i in range(code_type.count)})
   new_state = state.replace(step=state.step + 1, g=g_state, d=d_state)
   return new_state, metrics
 

@@ -350,7 +350,7 @@ def _train(config, workdir, mesh, train_step, state, checkpoints):
                                          start_step=start_step)
   evaluators = evaluators_lib.create(config, gan, mesh)
   member_criteria = (criteria.PopulationCriteria(config, gan, mesh)
-                     if population > 1 and gan.spec.categorical else None)
+                     if population > 1 and gan.spec.categorical.count else None)
   evaluate_members = evaluators or member_criteria
   members = Members(mesh, population)
   render_grids = traversals.GridRenderer(config, gan)

@@ -3,7 +3,7 @@
 In every grid a column is one draw of z and of the other codes, shared by all
 rows; the rows vary one code: each category of a categorical code, or evenly
 spaced values of a continuous code (beyond the prior's [-1, 1] if asked, as
-in the paper's Figure 2).
+in the paper's Figure 2): each code type's `sweep_values`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from infogan_jax import images as images_lib
-from infogan_jax import latents as latents_lib
+from infogan_jax import codes as codes_lib
 from infogan_jax import keys
 from infogan_jax.gan import InfoGAN
 
 
-def sweep(spec: latents_lib.CodeSpec, base: latents_lib.Latents, name: str,
-          values: Sequence[float] | jax.Array) -> latents_lib.Latents:
+def sweep(spec: codes_lib.CodeSpec, base: codes_lib.Latents, name: str,
+          values: Sequence[float] | jax.Array) -> codes_lib.Latents:
   """Rows: `values` of code `name` (e.g. 'cat0', 'cont1'); columns: `base`.
 
   Returns [len(values) * columns] latents, row-major: every row repeats the
@@ -31,40 +31,32 @@ def sweep(spec: latents_lib.CodeSpec, base: latents_lib.Latents, name: str,
   values = jnp.asarray(values)
   columns = base.noise.shape[0]
   tiled = jax.tree.map(lambda x: jnp.tile(x, (len(values), 1)), base)
-  return latents_lib.set_code(spec, tiled, name, jnp.repeat(values, columns))
+  return codes_lib.set_code(spec, tiled, name, jnp.repeat(values, columns))
 
 
-def categorical_grid(spec: latents_lib.CodeSpec, key: jax.Array, code: int,
-                     columns: int) -> latents_lib.Latents:
-  """Rows: the categories of categorical code `code`; [K * columns] latents."""
-  return sweep(spec, latents_lib.sample(spec, key, columns), f'cat{code}',
-               jnp.arange(spec.categorical[code]))
+def code_grid(spec: codes_lib.CodeSpec, key: jax.Array, name: str,
+              values: Sequence[float], columns: int) -> codes_lib.Latents:
+  """Rows: `values` of code `name`; columns: prior draws from `key`.
+  [len(values) * columns] latents."""
+  return sweep(spec, codes_lib.sample(spec, key, columns), name, values)
 
 
-def continuous_grid(spec: latents_lib.CodeSpec, key: jax.Array, code: int,
-                    values: Sequence[float],
-                    columns: int) -> latents_lib.Latents:
-  """Rows: `values` of continuous code `code`; [len(values) * columns]."""
-  return sweep(spec, latents_lib.sample(spec, key, columns), f'cont{code}',
-               values)
-
-
-def code_grids(spec: latents_lib.CodeSpec, key: jax.Array, columns: int,
-               sweep: tuple[float, float] = (-2.0, 2.0),
-               sweep_steps: int = 7) -> dict[str, latents_lib.Latents]:
-  """Latents of every code's grid, named 'cat0', 'cat1', ..., 'cont0', ...
+def code_grids(spec: codes_lib.CodeSpec, key: jax.Array, columns: int,
+               config) -> dict[str, codes_lib.Latents]:
+  """Latents of every code's grid, by code name ('cat0', ..., 'cont0', ...),
+  each code's rows its type's `sweep_values` (every category; the config's
+  `continuous_sweep` in `continuous_sweep_steps` values).
 
   All grids share `key`, so column j shows the same z in every grid. With no
   code at all, a single 'samples' grid of independent draws.
   """
   grids = {}
-  for i in range(len(spec.categorical)):
-    grids[f'cat{i}'] = categorical_grid(spec, key, i, columns)
-  values = np.linspace(sweep[0], sweep[1], sweep_steps)
-  for i in range(spec.num_continuous):
-    grids[f'cont{i}'] = continuous_grid(spec, key, i, values, columns)
+  for name in spec.names:
+    code_type, index = spec.find(name)
+    grids[name] = code_grid(spec, key, name,
+                            code_type.sweep_values(index, config), columns)
   if not grids:
-    grids['samples'] = latents_lib.sample(spec, key, columns * columns)
+    grids['samples'] = codes_lib.sample(spec, key, columns * columns)
   return grids
 
 
@@ -81,8 +73,7 @@ class GridRenderer:
     self.columns = config.sample_grid_columns
     self.latents = code_grids(gan.spec, keys.stream(config.seed,
                                                     'sample_grids'),
-                              self.columns, tuple(config.continuous_sweep),
-                              config.continuous_sweep_steps)
+                              self.columns, config)
     self._generate = jax.jit(
         lambda g_variables, latents: gan.to_unit_range(
             gan.generate(g_variables, latents)))

@@ -20,7 +20,7 @@ from infogan_jax.configs import svhn
 from infogan_jax import config_validation
 from infogan_jax.data import pipeline
 from infogan_jax import gan as gan_lib
-from infogan_jax import latents
+from infogan_jax import codes
 from infogan_jax import models
 from infogan_jax import trainer
 from infogan_jax import sharding
@@ -94,7 +94,7 @@ def test_parameter_counts_follow_the_paper(name):
   get_config, image_shape, want = EXPERIMENTS[name]
   model_config = get_config().model
   g, d = models.build_models(model_config)
-  spec = latents.CodeSpec.from_config(model_config)
+  spec = codes.CodeSpec.from_config(model_config)
   g_params = jax.eval_shape(
       lambda: g.init(jax.random.key(0), jnp.zeros((1, spec.input_dim)), False)
   )['params']
@@ -165,12 +165,12 @@ def test_each_experiment_trains_a_few_steps(name, tmp_path):
     assert all(np.isfinite(v) for v in row.values()), row
   low, high = models.output_range(config.model)
   assert (low, high) == ((-1.0, 1.0) if image_shape[-1] == 3 else (0.0, 1.0))
-  spec = latents.CodeSpec.from_config(config.model)
+  spec = codes.CodeSpec.from_config(config.model)
   samples = os.listdir(tmp_path / 'work' / 'samples')
-  assert len(samples) == len(spec.categorical) + spec.num_continuous
+  assert len(samples) == len(spec.names)
   # With several codes of a type, each code's bound is logged on its own.
   per_code = {k for k in rows[-1] if k[-5:] == '_nats' and k[-6].isdigit()}
-  n_cat, n_cont = len(spec.categorical), spec.num_continuous
+  n_cat, n_cont = spec.categorical.count, spec.continuous.count
   assert per_code == ({f'mi_cat{i}_nats' for i in range(n_cat)} if n_cat > 1
                       else set()) | ({f'mi_cont{i}_nats' for i in range(n_cont)}
                                      if n_cont > 1 else set())

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from infogan_jax import latents as latents_lib
+from infogan_jax import codes
 from infogan_jax import losses
 from infogan_jax import step as step_lib
 
@@ -24,9 +24,14 @@ def test_gan_losses_match_closed_forms():
                                                                   rel=1e-5)
 
 
+def make_spec(noise_dim, categorical, continuous):
+  return codes.CodeSpec(noise_dim, (codes.Categorical(tuple(categorical)),
+                                    codes.Continuous(continuous)))
+
+
 def test_perfect_q_reaches_the_entropy():
-  spec = latents_lib.CodeSpec(3, (10,), 0)
-  lat = latents_lib.sample(spec, jax.random.key(0), 32)
+  spec = make_spec(3, (10,), 0)
+  lat = codes.sample(spec, jax.random.key(0), 32)
   q_out = 100.0 * jax.nn.one_hot(lat.categorical[:, 0], 10)
   mi = losses.mutual_information(spec, q_out, lat)
   assert float(mi.categorical) == pytest.approx(math.log(10), abs=1e-4)
@@ -35,8 +40,10 @@ def test_perfect_q_reaches_the_entropy():
 
 
 def test_penalty_weights_each_code_type():
-  mi = losses.MutualInformation(jnp.array(2.0), jnp.array(-0.5))
-  assert float(losses.information_penalty(mi, 1.0, 0.1)) == pytest.approx(1.95)
+  mi = losses.MutualInformation({'categorical': jnp.array([2.0]),
+                                 'continuous': jnp.array([-0.25, -0.25])})
+  assert float(losses.information_penalty(
+      mi, {'categorical': 1.0, 'continuous': 0.1})) == pytest.approx(1.95)
 
 
 def _mi_grads(config, lambda_categorical=1.0):
@@ -45,7 +52,7 @@ def _mi_grads(config, lambda_categorical=1.0):
   gan = step_lib.TrainStep.from_config(config)
   # Jitted: op by op on the tests' eight devices it is several times slower.
   state = jax.jit(gan.init, static_argnums=(0, 1))(0, (28, 28, 1))
-  lat = latents_lib.sample(gan.spec, jax.random.key(1), 8)
+  lat = codes.sample(gan.spec, jax.random.key(1), 8)
 
   def penalty(g_params, d_params):
     fakes, _ = gan.gan.generate({'params': g_params,

@@ -8,7 +8,7 @@ import pytest
 
 from infogan_jax.configs import mnist
 from infogan_jax import gan as gan_lib
-from infogan_jax import latents
+from infogan_jax import codes
 from infogan_jax import models
 
 
@@ -36,7 +36,7 @@ SHARES_MNIST_MODELS = pytest.mark.xdist_group('test_models:mnist_models')
 def mnist_models():
   config = mnist.get_config()
   g, d = models.build_models(config.model)
-  spec = latents.CodeSpec.from_config(config.model)
+  spec = codes.CodeSpec.from_config(config.model)
   z = jnp.zeros((2, spec.input_dim))
   g_vars = g.init(jax.random.key(0), z, train=False)
   d_vars = d.init(jax.random.key(1), jnp.zeros((2, 28, 28, 1)), train=False)
@@ -70,8 +70,8 @@ def test_discriminator_and_q_match_paper_table(mnist_models):
 @SHARES_MNIST_MODELS
 def test_output_shapes_and_range(mnist_models):
   _, spec, g, d, g_vars, d_vars = mnist_models
-  lat = latents.sample(spec, jax.random.key(2), 5)
-  images = g.apply(g_vars, latents.generator_input(spec, lat), train=False)
+  lat = codes.sample(spec, jax.random.key(2), 5)
+  images = g.apply(g_vars, codes.generator_input(spec, lat), train=False)
   assert images.shape == (5, 28, 28, 1)
   assert float(images.min()) >= 0 and float(images.max()) <= 1
   logits, q_out = d.apply(d_vars, images, train=False)
@@ -94,11 +94,11 @@ def test_weights_are_normal_002_and_biases_zero(mnist_models):
 def test_batch_norm_momentum_has_flax_meaning(mnist_models):
   config, spec, g, _, g_vars, _ = mnist_models
   assert config.model.batch_norm_momentum == 0.9
-  lat = latents.sample(spec, jax.random.key(3), 64)
-  _, updates = g.apply(g_vars, latents.generator_input(spec, lat), train=True,
+  lat = codes.sample(spec, jax.random.key(3), 64)
+  _, updates = g.apply(g_vars, codes.generator_input(spec, lat), train=True,
                        mutable=['batch_stats'])
   # One step from mean 0 moves the running mean 10% of the way to the batch.
-  x = latents.generator_input(spec, lat)
+  x = codes.generator_input(spec, lat)
   h = x @ g_vars['params']['Dense_0']['kernel']
   np.testing.assert_allclose(updates['batch_stats']['BatchNorm_0']['mean'],
                              0.1 * h.mean(0), rtol=1e-4, atol=1e-7)
@@ -166,7 +166,7 @@ def test_both_transposed_convolution_forms_share_parameters_and_outputs():
   the same variables (so the same checkpoints) give the same images."""
   config = mnist.get_config()
   z = jnp.asarray(np.random.default_rng(0).normal(
-      size=(3, latents.CodeSpec.from_config(config.model).input_dim)),
+      size=(3, codes.CodeSpec.from_config(config.model).input_dim)),
                   jnp.float32)
   images = {}
   for form in ('matmul', 'native'):
@@ -189,7 +189,7 @@ def test_bfloat16_compute_keeps_float32_parameters_and_outputs():
   config = mnist.get_config()
   config.model.compute_dtype = 'bfloat16'
   generator, discriminator = models.build_models(config.model)
-  z = jnp.zeros((2, latents.CodeSpec.from_config(config.model).input_dim))
+  z = jnp.zeros((2, codes.CodeSpec.from_config(config.model).input_dim))
   g_vars = generator.init(jax.random.key(0), z, train=False)
   images = generator.apply(g_vars, z, train=False)
   d_vars = discriminator.init(jax.random.key(1), images, train=False)

@@ -16,13 +16,13 @@ import conftest
 from infogan_jax import augment
 from infogan_jax.evaluators import criteria
 from infogan_jax.data import pipeline
-from infogan_jax import latents as latents_lib
+from infogan_jax import codes
 from infogan_jax import losses
 from infogan_jax import selection
 from infogan_jax import trainer
 from infogan_jax import step as step_lib
 
-SPEC = latents_lib.CodeSpec(noise_dim=3, categorical=(4,), num_continuous=1)
+SPEC = codes.CodeSpec(3, (codes.Categorical((4,)), codes.Continuous(1)))
 
 
 def _q_out(logits):
@@ -52,7 +52,7 @@ def test_real_information_on_hand_made_posteriors():
 
 
 def test_real_information_sums_over_categorical_codes():
-  spec = latents_lib.CodeSpec(2, (2, 3), 0)
+  spec = codes.CodeSpec(2, (codes.Categorical((2, 3)), codes.Continuous(0)))
   q_out = jnp.concatenate([50.0 * np.eye(2)[[0, 1, 0, 1, 0, 1]],
                            50.0 * np.eye(3)[[0, 1, 2, 0, 1, 2]]], -1)
   assert float(losses.real_information(spec, q_out)) == pytest.approx(

@@ -1,11 +1,17 @@
 """Code-aware grids: one per code, rows vary it, columns share the rest."""
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
-from infogan_jax import latents
+from infogan_jax import codes
 from infogan_jax import traversals
+
+
+def make_spec(noise_dim, categorical, continuous):
+  return codes.CodeSpec(noise_dim, (codes.Categorical(tuple(categorical)),
+                                    codes.Continuous(continuous)))
 
 
 def _rows(x, rows, columns):
@@ -13,8 +19,9 @@ def _rows(x, rows, columns):
 
 
 def test_categorical_grid_rows_are_categories():
-  spec = latents.CodeSpec(4, (10, 3), 2)
-  lat = traversals.categorical_grid(spec, jax.random.key(0), 1, columns=5)
+  spec = make_spec(4, (10, 3), 2)
+  lat = traversals.code_grid(spec, jax.random.key(0), 'cat1', range(3),
+                            columns=5)
   cat = _rows(lat.categorical, 3, 5)
   np.testing.assert_array_equal(cat[:, :, 1],
                                 np.broadcast_to(np.arange(3)[:, None], (3, 5)))
@@ -27,9 +34,9 @@ def test_categorical_grid_rows_are_categories():
 
 
 def test_continuous_grid_sweeps_one_code():
-  spec = latents.CodeSpec(4, (10,), 2)
+  spec = make_spec(4, (10,), 2)
   values = [-2.0, 0.0, 2.0]
-  lat = traversals.continuous_grid(spec, jax.random.key(0), 0, values, 4)
+  lat = traversals.code_grid(spec, jax.random.key(0), 'cont0', values, 4)
   cont = _rows(lat.continuous, 3, 4)
   np.testing.assert_array_equal(cont[:, :, 0],
                                 np.broadcast_to(np.array(values)[:, None],
@@ -39,18 +46,20 @@ def test_continuous_grid_sweeps_one_code():
 
 
 @pytest.mark.parametrize('spec,names', [
-    (latents.CodeSpec(62, (10,), 2), ['cat0', 'cont0', 'cont1']),
-    (latents.CodeSpec(128, (20, 20, 20), 1), ['cat0', 'cat1', 'cat2', 'cont0']),
-    (latents.CodeSpec(128, (), 5), [f'cont{i}' for i in range(5)]),
-    (latents.CodeSpec(128, (10,) * 10, 0), [f'cat{i}' for i in range(10)]),
-    (latents.CodeSpec(8, (), 0), ['samples']),
+    (make_spec(62, (10,), 2), ['cat0', 'cont0', 'cont1']),
+    (make_spec(128, (20, 20, 20), 1), ['cat0', 'cat1', 'cat2', 'cont0']),
+    (make_spec(128, (), 5), [f'cont{i}' for i in range(5)]),
+    (make_spec(128, (10,) * 10, 0), [f'cat{i}' for i in range(10)]),
+    (make_spec(8, (), 0), ['samples']),
 ])
 def test_code_grids_cover_every_layout(spec, names):
+  sweep = ml_collections.ConfigDict(dict(continuous_sweep=(-2.0, 2.0),
+                                         continuous_sweep_steps=5))
   grids = traversals.code_grids(spec, jax.random.key(0), columns=3,
-                                sweep_steps=5)
+                                config=sweep)
   assert list(grids) == names
   for name, lat in grids.items():
-    rows = (spec.categorical[int(name[3:])] if name.startswith('cat') else
+    rows = (spec.categorical.sizes[int(name[3:])] if name.startswith('cat') else
             5 if name.startswith('cont') else 3)
     assert lat.noise.shape == (rows * 3, spec.noise_dim)
   # Column j shows the same z in every grid.

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from infogan_jax import codes as codes_lib
 from infogan_jax import state as state_lib
 from infogan_jax.errors import ConfigError
 from infogan_jax.evaluators import base
@@ -122,14 +123,15 @@ class ClusteringEvaluator(base.Evaluator):
 
   def __init__(self, gan: InfoGAN, mesh: jax.sharding.Mesh,
                images: np.ndarray, labels: np.ndarray, batch_size: int):
-    if not gan.spec.categorical:
+    if not gan.spec.categorical.count:
       raise ValueError('the clustering evaluator needs a categorical code')
     self.spec = gan.spec
     self.images = images
     self.labels = np.asarray(labels)
     self._predict = base.BatchedQ(
         gan, mesh, lambda posterior: jnp.stack(
-            [jnp.argmax(l, -1) for l in posterior.logits], -1), batch_size)
+            [jnp.argmax(l, -1) for l in posterior[codes_lib.Categorical.name]],
+            -1), batch_size)
 
   def predict(self, d_variables) -> np.ndarray:
     """[N, number of categorical codes]: each image's most likely category."""
@@ -147,11 +149,11 @@ class ClusteringEvaluator(base.Evaluator):
 
   def _scores(self, predictions: np.ndarray) -> dict[str, float]:
     scores = {}
-    for i in range(len(self.spec.categorical)):
+    for i in range(self.spec.categorical.count):
       code = clustering_scores(predictions[:, i], self.labels)
       # The first code unsuffixed; each code by index when there are several.
       if i == 0:
         scores.update({f'eval_{k}': v for k, v in code.items()})
-      if len(self.spec.categorical) > 1:
+      if self.spec.categorical.count > 1:
         scores.update({f'eval_cat{i}_{k}': v for k, v in code.items()})
     return scores

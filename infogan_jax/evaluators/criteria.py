@@ -24,6 +24,7 @@ from typing import Sequence
 import jax
 import numpy as np
 
+from infogan_jax import codes as codes_lib
 from infogan_jax import state as state_lib
 from infogan_jax.evaluators import base
 from infogan_jax.gan import InfoGAN
@@ -94,7 +95,8 @@ class PopulationCriteria:
     self.images = pipeline.read_whole_split(
         config, config.train_split, gan.value_range)[:config.select_num_images]
     self._q = base.BatchedQ(gan, mesh,
-                            lambda q: jax.nn.softmax(q.logits[0], -1),
+                            lambda q: jax.nn.softmax(
+                                q[codes_lib.Categorical.name][0], -1),
                             config.eval_batch_size)
 
   def __call__(self, members: Sequence[state_lib.TrainState]

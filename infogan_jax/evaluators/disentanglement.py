@@ -2,8 +2,8 @@
 representation of a split whose generating factors are known
 (config.factor_keys).
 
-The representation is Q's continuous means and each categorical code's
-probabilities. One pass computes it for every image of the split; each
+The representation is each code type's `representation` side by side (each
+categorical code's probabilities, Q's continuous means). One pass computes it for every image of the split; each
 metric (`disentanglement_metrics.py`) then samples points (or FactorVAE's
 batches with one factor fixed) from it, with the same draws at every
 evaluation.
@@ -11,6 +11,7 @@ evaluation.
 
 from __future__ import annotations
 
+import functools
 import time
 
 from absl import logging
@@ -18,8 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from infogan_jax import codes as codes_lib
 from infogan_jax import fields
-from infogan_jax import latents as latents_lib
 from infogan_jax import state as state_lib
 from infogan_jax.errors import ConfigError
 from infogan_jax.evaluators import base
@@ -27,13 +28,6 @@ from infogan_jax.gan import InfoGAN
 
 # The metrics, by their names in config.evaluators.
 METRICS = ('mig', 'factor_vae', 'dci', 'sap')
-
-
-def representation(posterior: latents_lib.QPosterior) -> jax.Array:
-  """Q's representation of images: continuous means, then each categorical
-  code's probabilities."""
-  return jnp.concatenate([posterior.mean] + [jax.nn.softmax(l, -1)
-                                             for l in posterior.logits], -1)
 
 
 class DisentanglementEvaluator(base.Evaluator):
@@ -95,8 +89,9 @@ class DisentanglementEvaluator(base.Evaluator):
     self.metrics = tuple(metrics)
     self.settings = settings
     self.seed = seed
-    self._represent = base.BatchedQ(gan, mesh, representation, batch_size,
-                                    pixel_max)
+    self._represent = base.BatchedQ(
+        gan, mesh, functools.partial(codes_lib.representation, gan.spec),
+        batch_size, pixel_max)
     if 'factor_vae' in self.metrics:
       # Image index of each factor combination.
       self._index = np.full(int(np.prod(self.factor_sizes)), -1, np.int64)
