@@ -21,6 +21,7 @@ import ml_collections
 import orbax.checkpoint as ocp
 
 from infogan_jax import config_validation
+from infogan_jax import population as population_lib
 from infogan_jax.configs import default as default_config
 from infogan_jax.errors import CheckpointNotFoundError
 from infogan_jax.errors import IncompatibleCheckpointError
@@ -93,7 +94,8 @@ def restore_latest(checkpoints: ocp.CheckpointManager, state: Any,
         _set_aside(checkpoints, reader.workdir, step, e)
         continue
       if saved_config is not None:
-        check_population(saved_config, population, step, reader.workdir)
+        population_lib.check_saved(saved_config, population, step,
+                                   reader.workdir)
       if model is not None and saved_config is not None:
         differences = config_validation.config_differences(
             saved_config.model, model,
@@ -114,39 +116,6 @@ def restore_latest(checkpoints: ocp.CheckpointManager, state: Any,
   finally:
     reader.close()
   return None
-
-
-def population_of(config: ml_collections.ConfigDict) -> int:
-  """The population size a run's config records (1 before populations)."""
-  return config.get('population', 1)
-
-
-def check_population(saved_config: ml_collections.ConfigDict,
-                     population: int, step: int, workdir: str) -> None:
-  """Raises IncompatibleCheckpointError unless the checkpoint holds a
-  population of `population` members (1: a single run)."""
-  saved = population_of(saved_config)
-  if saved == population:
-    return
-  where = f'the checkpoint at step {step} in {workdir}'
-  if saved == 1:
-    raise IncompatibleCheckpointError(
-        f'{where} is a single run and this run has population {population}: '
-        'pass --config.population=1')
-  raise IncompatibleCheckpointError(
-      f'{where} holds a population of {saved} members and this run has '
-      f'population {population}: pass --config.population={saved} (to turn '
-      'one member into a single run, --mode=select --member=I)')
-
-
-def member_config(config: ml_collections.ConfigDict,
-                  member: int) -> ml_collections.ConfigDict:
-  """The config of a single run that is member `member` of `config`'s
-  population: seed + member, population 1."""
-  single = ml_collections.ConfigDict(config.to_dict())
-  single.seed = config.seed + member
-  single.population = 1
-  return single
 
 
 def export(state: Any, config: ml_collections.ConfigDict,

@@ -23,35 +23,18 @@ from infogan_jax import errors
 from infogan_jax import evaluators as evaluators_lib
 from infogan_jax.evaluators import criteria
 from infogan_jax import images as images_lib
-from infogan_jax import step as step_lib
+from infogan_jax import population
 from infogan_jax import traversals
-from infogan_jax.errors import CheckpointNotFoundError
 from infogan_jax.errors import ConfigError
 
-# `trainer` (and with it TensorFlow, through clu's summary writers) is
-# imported by the modes that use it: sample mode starts in seconds without.
+# `trainer` and `services` (and with them TensorFlow, through clu's summary
+# writers) are imported by the modes that use them: sample mode starts in
+# seconds without.
 
 # Exit statuses (errors.py says when each is used).
 EXIT_BAD_INPUT = errors.EXIT_BAD_INPUT
 EXIT_NONFINITE = errors.EXIT_NONFINITE
 EXIT_PREEMPTED = errors.EXIT_PREEMPTED
-
-
-def restore_trained(config, workdir: str, needs_data: bool):
-  """Mesh, step (with the networks) and the latest checkpoint of `workdir`."""
-  from infogan_jax import trainer  # pylint: disable=g-import-not-at-top
-  mesh, step, state = trainer.prepare(config, workdir, needs_data)
-  checkpoints = checkpointing.manager(workdir, config.max_checkpoints_to_keep)
-  try:
-    restored = checkpointing.restore_latest(checkpoints, state, config.model,
-                                            config.population)
-  finally:
-    checkpoints.close()
-  if restored is None:
-    raise CheckpointNotFoundError(
-        f'no checkpoint in {os.path.join(workdir, "checkpoints")}; train '
-        f'first (--mode=train) or pass the workdir of a trained run')
-  return mesh, step, restored
 
 
 def evaluate(config: ml_collections.ConfigDict,
@@ -63,19 +46,20 @@ def evaluate(config: ml_collections.ConfigDict,
   'clustering', of what each category holds). A population's scores are
   per member with their mean, min and max, as in training.
   """
-  from infogan_jax import trainer  # pylint: disable=g-import-not-at-top
+  from infogan_jax import services  # pylint: disable=g-import-not-at-top
   if not config.evaluators:
     raise ConfigError(
         'evaluators', tuple(config.evaluators),
         f'--mode=eval needs at least one of {evaluators_lib.NAMES}')
-  mesh, train_step, state = restore_trained(config, workdir, needs_data=True)
+  mesh, train_step, state = services.restore_trained(config, workdir,
+                                                     needs_data=True)
   evaluators = evaluators_lib.create(config, train_step.gan, mesh)
   step = int(state.step)
   notes = []
-  scores = trainer.scalars(trainer.evaluate(
-      evaluators, None, trainer.Members(mesh, config.population), state,
-      notes))
-  writer, _ = trainer.create_writers(workdir)
+  scores = population.scalars(services.evaluate(
+      evaluators, None, population.Members(mesh, population.size(config)),
+      state, notes))
+  writer, _ = services.create_writers(workdir)
   writer.write_scalars(step, scores)
   writer.close()
   report = [f'step {step}: ' + ' '.join(
@@ -91,13 +75,12 @@ def write_figures(config: ml_collections.ConfigDict, workdir: str) -> list[str]:
   columns: `sample_grid_columns` draws of z and the other codes). Returns
   the paths written.
   """
-  from infogan_jax import trainer  # pylint: disable=g-import-not-at-top
-  mesh, train_step, state = restore_trained(config, workdir, needs_data=False)
-  render = traversals.GridRenderer(config, train_step.gan)
-  grids = {}
-  for suffix, member in trainer.Members(mesh, config.population).each(state):
-    grids.update({name + suffix: grid for name, grid in
-                  render(member.g.variables()).items()})
+  from infogan_jax import services  # pylint: disable=g-import-not-at-top
+  mesh, train_step, state = services.restore_trained(config, workdir,
+                                                     needs_data=False)
+  grids = services.member_grids(
+      traversals.GridRenderer(config, train_step.gan),
+      population.Members(mesh, population.size(config)), state)
   return traversals.save_grids(grids, os.path.join(workdir, 'figures'),
                                int(state.step))
 
@@ -141,22 +124,23 @@ def select(config: ml_collections.ConfigDict, workdir: str,
   exported without scoring. Returns the report: each member's scores, each
   criterion's pick, the member exported and where.
   """
-  from infogan_jax import trainer  # pylint: disable=g-import-not-at-top
-  if config.population == 1:
+  from infogan_jax import services  # pylint: disable=g-import-not-at-top
+  count = population.size(config)
+  if count == 1:
     raise ConfigError('population', 1, '--mode=select picks a member of a '
                       'population: pass the --config.population of the run')
-  if member is not None and not 0 <= member < config.population:
-    raise ConfigError('member', member, f'must be in 0..{config.population - 1}')
-  mesh, train_step, state = restore_trained(config, workdir, needs_data=True)
-  members = trainer.Members(mesh, config.population)
+  population.check_member(config, member)
+  mesh, train_step, state = services.restore_trained(config, workdir,
+                                                     needs_data=True)
+  members = population.Members(mesh, count)
   report = {'workdir': workdir, 'step': int(state.step)}
   if member is None:
     if not train_step.spec.categorical.count:
       raise ConfigError('model.categorical_codes', (), 'the selection '
                         'criteria need a categorical code; pass --member')
-    criterion = criterion or criteria.default_criterion(config.population)
+    criterion = criterion or criteria.default_criterion(count)
     table = criteria.PopulationCriteria(config, train_step.gan, mesh)(
-        [state for _, state in members.each(state)])
+        members.states(state))
     if criterion not in table:
       raise ConfigError('select_criterion', criterion,
                         f'must be one of {", ".join(table)} here')
@@ -166,9 +150,8 @@ def select(config: ml_collections.ConfigDict, workdir: str,
                           for name, values in table.items()},
                   picks=picks, criterion=criterion)
   destination = os.path.join(workdir, 'selected')
-  checkpointing.export(step_lib.member_getter(mesh)(state, member),
-                       checkpointing.member_config(config, member),
-                       destination)
+  checkpointing.export(population.member_getter(mesh)(state, member),
+                       population.member_config(config, member), destination)
   return {**report, 'member': member, 'exported_to': destination}
 
 

@@ -9,17 +9,15 @@ from __future__ import annotations
 from flax import traverse_util
 import ml_collections
 
+from infogan_jax import codes as codes_lib
 from infogan_jax import evaluators
 from infogan_jax import fields
-from infogan_jax import codes as codes_lib
 from infogan_jax import models
+from infogan_jax import population
 from infogan_jax import restarts
-from infogan_jax import sharding
+from infogan_jax import step as step_lib
+from infogan_jax.data import pipeline
 from infogan_jax.errors import ConfigError
-
-
-# config.download_data's values (configs/default.py says what each does).
-DOWNLOAD_CHOICES = ('auto', 'always', 'never')
 
 
 def _layers(config, field: str, allow_empty: bool):
@@ -35,9 +33,6 @@ def _layers(config, field: str, allow_empty: bool):
       raise ConfigError(field, value, str(e)) from None
   return value
 
-
-# What a step with a non-finite loss or gradient does (config.on_nonfinite).
-ON_NONFINITE = ('stop', 'skip')
 
 def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   """Raises ConfigError for the first unusable value in `config`."""
@@ -59,40 +54,18 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   if config.image_channels not in (0, 1, 3):
     raise ConfigError('image_channels', config.image_channels,
                       "must be 1 (grayscale), 3 (RGB) or 0 (the data's own)")
-  if config.download_data not in DOWNLOAD_CHOICES:
-    raise ConfigError('download_data', config.download_data,
-                      f'must be one of {", ".join(DOWNLOAD_CHOICES)}')
+  pipeline.check_config(config)
   if not isinstance(config.cache_dataset, bool):
     raise ConfigError('cache_dataset', config.cache_dataset,
                       'must be True or False')
 
   fields.int_at_least(config, 'batch_size', 1)
-  fields.int_at_least(config, 'population', 1)
-  if config.population_form not in ('auto', 'vmap', 'loop'):
-    raise ConfigError('population_form', config.population_form,
-                      "must be one of 'auto', 'vmap', 'loop'")
-  shards = sharding.data_shards(config.population, device_count)
-  if config.population == 1:
-    for count, what in ((device_count, 'devices'),
-                        (process_count, 'processes')):
-      if config.batch_size % count:
-        raise ConfigError(
-            'batch_size', config.batch_size,
-            f'the global batch must be divisible by the number of {what} '
-            f'({count})')
-  elif config.batch_size % shards:
-    raise ConfigError(
-        'population', config.population,
-        f'on {device_count} devices each member\'s batch is split over '
-        f'{shards} of them and batch_size ({config.batch_size}) is not '
-        f'divisible by {shards}: use a population that divides or is a '
-        f'multiple of {device_count}, or a batch_size divisible by {shards}')
-  elif (config.batch_size * config.population) % process_count:
-    raise ConfigError(
-        'population', config.population,
-        f'the members\' batches together ({config.population} x '
-        f'{config.batch_size}) must be divisible by the number of processes '
-        f'({process_count})')
+  population.check_config(config, device_count, process_count)
+  for code_type in codes_lib.CODE_TYPES:
+    code_type.check_config(config)
+    fields.real_in(config, code_type.lambda_field, 0.0)
+  fields.int_at_least(config, 'model.noise_dim', 0)
+  categorical = codes_lib.CodeSpec.from_config(config.model).categorical
   fields.int_at_least(config, 'num_train_steps', 1)
   fields.real_in(config, 'd_learning_rate', 0.0, low_open=True)
   fields.real_in(config, 'g_learning_rate', 0.0, low_open=True)
@@ -101,7 +74,7 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   for field in ('lambda_real_information', 'lambda_consistency',
                 'lambda_paired_information'):
     fields.real_in(config, field, 0.0)
-    if config[field] and not config.model.categorical_codes:
+    if config[field] and not categorical.count:
       raise ConfigError(field, config[field],
                         'acts on categorical codes; must be 0 when '
                         'model.categorical_codes is empty')
@@ -111,7 +84,7 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
     raise ConfigError('model.overcluster_categories',
                       config.model.overcluster_categories,
                       'must be at least 2 when lambda_overcluster > 0')
-  if config.lambda_overcluster and not config.model.categorical_codes:
+  if config.lambda_overcluster and not categorical.count:
     raise ConfigError('lambda_overcluster', config.lambda_overcluster,
                       'is computed beside the terms on Q\'s categorical '
                       'codes; must be 0 when model.categorical_codes is '
@@ -139,9 +112,7 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
   for field in ('data_on_device', 'mi_in_generator_loss'):
     if not isinstance(config[field], bool):
       raise ConfigError(field, config[field], 'must be True or False')
-  if config.on_nonfinite not in ON_NONFINITE:
-    raise ConfigError('on_nonfinite', config.on_nonfinite,
-                      f'must be one of {ON_NONFINITE}')
+  step_lib.check_config(config)
 
   evaluators.check_config(config, device_count)
   restarts.check_config(config)
@@ -155,11 +126,6 @@ def validate(config, device_count: int = 1, process_count: int = 1) -> None:
     raise ConfigError('continuous_sweep', sweep,
                       'must be a pair (low, high) of numbers with low < high')
   fields.int_at_least(config, 'continuous_sweep_steps', 2)
-
-  for code_type in codes_lib.CODE_TYPES:
-    code_type.check_config(config)
-    fields.real_in(config, code_type.lambda_field, 0.0)
-  fields.int_at_least(config, 'model.noise_dim', 0)
 
   generator = _layers(config, 'model.generator', allow_empty=False)
   last = models.parse_layer(generator[-1]).activation

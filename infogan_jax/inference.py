@@ -28,6 +28,7 @@ from infogan_jax import config_validation
 from infogan_jax import codes as codes_lib
 from infogan_jax import images as images_lib
 from infogan_jax import keys
+from infogan_jax import population
 from infogan_jax import traversals
 from infogan_jax.gan import InfoGAN
 
@@ -202,20 +203,9 @@ def load(path: str, step: int | None = None,
         raise checkpointing.IncompatibleCheckpointError(
             f'the config does not match the checkpoint at step {step} of '
             f'{path}: ' + '; '.join(differences))
-    population = checkpointing.population_of(saved or config)
-    where = f'the checkpoint at step {step} of {path}'
-    if population > 1 and member is None:
-      raise checkpointing.IncompatibleCheckpointError(
-          f'{where} holds a population of {population} members: pass '
-          f'member=0..{population - 1}')
-    if population == 1 and member is not None:
-      raise checkpointing.IncompatibleCheckpointError(
-          f'{where} is a single run, not a population: leave out member')
-    if member is not None:
-      if not 0 <= member < population:
-        raise checkpointing.CheckpointNotFoundError(
-            f'{where} has members 0..{population - 1}, not {member}')
-      config = checkpointing.member_config(config, member)
+    config, members = population.checkpoint_member(
+        config, population.size(saved or config), member,
+        f'the checkpoint at step {step} of {path}')
     config = ml_collections.FrozenConfigDict(config)
     try:
       gan = InfoGAN.from_config(config)
@@ -231,7 +221,6 @@ def load(path: str, step: int | None = None,
     # The networks' part of the saved TrainState, without optimiser states.
     target = {name: {'params': v['params'], 'batch_stats': v['batch_stats']}
               for name, v in (('g', g_shapes), ('d', d_shapes))}
-    members = () if member is None else (population,)
     target = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(members + x.shape, x.dtype,
                                        sharding=sharding), target)

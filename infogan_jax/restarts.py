@@ -26,6 +26,7 @@ import jax
 from jax.experimental import multihost_utils
 import ml_collections
 
+from infogan_jax import codes as codes_lib
 from infogan_jax import fields
 from infogan_jax.errors import ConfigError
 from infogan_jax.errors import WorkdirError
@@ -50,7 +51,7 @@ def check_config(config) -> None:
     raise ConfigError('population', config.population,
                       'must be 1 with restarts > 1: the restarts are a '
                       'population of their own')
-  if not config.model.categorical_codes:
+  if not codes_lib.CodeSpec.from_config(config.model).categorical.count:
     raise ConfigError('restarts', config.restarts, 'the pick scores Q\'s '
                       'first categorical code; must be 1 when '
                       'model.categorical_codes is empty')

@@ -7,7 +7,8 @@ every device and its batches are split over all of them. A population of N
 members on D devices puts gcd(N, D) groups of members side by side: with
 N >= D (and D dividing N) each device trains N / D whole members; with fewer
 members than devices each member is trained data-parallel on D / N devices.
-`step.jit_train_steps` compiles the step with these shardings.
+`step.jit_train_steps` (one run) and `population.jit_train_steps` (its
+members) compile the step with these shardings.
 """
 
 from __future__ import annotations

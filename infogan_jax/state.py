@@ -58,19 +58,6 @@ class TrainState:
   d: NetState  # the discriminator together with Q's head
 
 
-# How a population's state maps over its members (a `jax.vmap` axes tree):
-# the step is shared, every other array has a leading member axis.
-MEMBER_AXES = TrainState(step=None, key=0, g=0, d=0)
-
-
-def member(state: TrainState, index) -> TrainState:
-  """Member `index` of a population's state: a single run's state."""
-  take = lambda x: x[index]
-  return TrainState(step=state.step, key=take(state.key),
-                    g=jax.tree.map(take, state.g),
-                    d=jax.tree.map(take, state.d))
-
-
 def all_finite(tree) -> jax.Array:
   """Whether every array in `tree` is finite everywhere (a boolean scalar)."""
   return jnp.all(jnp.stack([jnp.isfinite(x).all()

@@ -2,9 +2,9 @@
 
 `TrainStep` holds what a step needs besides the state (the networks, the
 optimisers, the loss weights); `step(state, images) -> (state, metrics)`.
-`train_steps` runs several in one call, `population_train_steps` does so for
-every member of a population at once (`jax.vmap` over a member axis), and
-`jit_train_steps` compiles either for a mesh (shardings from `sharding.py`).
+`train_steps` runs several in one call, and `jit_train_steps` compiles them
+for a mesh (shardings from `sharding.py`). All of it is one run's; the same
+for a population's members is in `population.py`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,20 @@ from infogan_jax import losses
 from infogan_jax import sharding
 from infogan_jax import state as state_lib
 from infogan_jax.data import device as device_data
+from infogan_jax.errors import ConfigError
 from infogan_jax.gan import InfoGAN
+
+
+# What a step with a non-finite loss or gradient does (config.on_nonfinite):
+# 'stop' training, or 'skip' the step's updates.
+ON_NONFINITE = ('stop', 'skip')
+
+
+def check_config(config) -> None:
+  """Raises ConfigError for an unusable config.on_nonfinite."""
+  if config.on_nonfinite not in ON_NONFINITE:
+    raise ConfigError('on_nonfinite', config.on_nonfinite,
+                      f'must be one of {ON_NONFINITE}')
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -52,9 +65,6 @@ class TrainStep:
   lambda_paired_information: float = 0.0
   lambda_overcluster: float = 0.0
   deformation: augment.Deformation = augment.Deformation()
-  # How a population's members are stepped: 'vmap' (one batched program)
-  # or 'loop' (each member's own step, one after another, in one program).
-  population_form: str = 'vmap'
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict,
@@ -75,8 +85,6 @@ class TrainStep:
         lambda_paired_information=config.lambda_paired_information,
         lambda_overcluster=config.lambda_overcluster,
         deformation=augment.Deformation.from_config(config.augment),
-        population_form=population_form(
-            config.get('population_form', 'auto'), jax.default_backend()),
     )
 
   @property
@@ -145,19 +153,6 @@ class TrainStep:
   def __call__(self, state: state_lib.TrainState, images: jax.Array,
                data_sharding: jax.sharding.Sharding | None = None):
     return train_step(self, state, images, data_sharding)
-
-
-POPULATION_FORMS = ('auto', 'vmap', 'loop')
-
-
-def population_form(setting: str, platform: str) -> str:
-  """'vmap' or 'loop' for a config setting on a JAX platform: 'auto' loops
-  on the CPU, where XLA:CPU runs the batched (grouped) convolutions of the
-  vmapped step far slower than the same convolutions one member at a time,
-  and maps elsewhere."""
-  if setting != 'auto':
-    return setting
-  return 'loop' if platform == 'cpu' else 'vmap'
 
 
 def _sample_latents(step: TrainStep, key: jax.Array, n: int,
@@ -287,69 +282,7 @@ def train_steps(step: TrainStep, state: state_lib.TrainState, batches,
   return state, jax.tree.map(lambda *x: jnp.stack(x), *history)
 
 
-def population_train_steps(step: TrainStep, state: state_lib.TrainState,
-                           batches, num_steps: int, batch_size: int,
-                           population: int,
-                           data_sharding: jax.sharding.Sharding | None = None):
-  """`train_steps` for every member of a population at once (`jax.vmap`).
-
-  `state` has a leading member axis (`state.MEMBER_AXES`). `batches` is a
-  DeviceDataset with one key per member, or [num_steps, population *
-  batch_size, ...]: the members' batches end to end. Metrics come back
-  [population, num_steps]. Under a mesh, the member axis is split over the
-  mesh's 'member' axis and `data_sharding` splits each member's batch.
-  """
-  on_device = isinstance(batches, device_data.DeviceDataset)
-  if on_device:
-    batch_axes = device_data.MEMBER_AXES
-  else:
-    batches = batches.reshape(num_steps, population, batch_size,
-                              *batches.shape[2:]).swapaxes(0, 1)
-    batch_axes = 0
-
-  if step.population_form == 'loop':
-    # Each member's own step on its slice, left to XLA to place.
-    results = [train_steps(
-        step, state_lib.member(state, i),
-        batches.replace(key=batches.key[i]) if on_device else batches[i],
-        num_steps, batch_size) for i in range(population)]
-    states, metrics = zip(*results)
-    stack = lambda *x: jnp.stack(x)
-    return (states[0].replace(key=stack(*[s.key for s in states]),
-                              g=jax.tree.map(stack, *[s.g for s in states]),
-                              d=jax.tree.map(stack, *[s.d for s in states])),
-            jax.tree.map(stack, *metrics))
-
-  def member_steps(member_state, member_batches):
-    return train_steps(step, member_state, member_batches, num_steps,
-                       batch_size, data_sharding)
-
-  return jax.vmap(member_steps, in_axes=(state_lib.MEMBER_AXES, batch_axes),
-                  out_axes=(state_lib.MEMBER_AXES, 0),
-                  spmd_axis_name=None if data_sharding is None else 'member'
-                  )(state, batches)
-
-
-def init_population(step: TrainStep, seed: int, population: int,
-                    image_shape: tuple[int, ...]) -> state_lib.TrainState:
-  """The states at step 0 of members seed, seed + 1, ...: member i is the
-  state a single run with seed + i starts from."""
-  seeds = seed + jnp.arange(population)
-  return jax.vmap(lambda s: step.init(s, image_shape),
-                  out_axes=state_lib.MEMBER_AXES)(seeds)
-
-
 # ------------------------------------------------ compiled for a mesh
-
-
-def state_sharding(mesh: jax.sharding.Mesh, population: int = 1):
-  """Where the state lives: replicated for a single run; a population's
-  members split over the mesh's 'member' axis (the step replicated)."""
-  if population == 1:
-    return sharding.replicated(mesh)
-  members = sharding.members(mesh)
-  return state_lib.TrainState(step=sharding.replicated(mesh), key=members,
-                              g=members, d=members)
 
 
 def jit_train_step(step: TrainStep, mesh: jax.sharding.Mesh):
@@ -365,56 +298,25 @@ def jit_train_step(step: TrainStep, mesh: jax.sharding.Mesh):
 
 def jit_train_steps(step: TrainStep, mesh: jax.sharding.Mesh,
                     num_steps: int, batch_size: int,
-                    data_on_device: bool = False, population: int = 1):
-  """`train_steps` (or for a population `population_train_steps`) jitted for
-  `mesh`: (state, batches or a DeviceDataset) -> (state, metrics stacked
-  per step, with a leading member axis for a population).
+                    data_on_device: bool = False):
+  """`train_steps` jitted for `mesh`: (state, batches or a DeviceDataset)
+  -> (state, metrics stacked per step).
 
-  The state is donated; stacked batches are sharded on their batch axis, a
-  DeviceDataset's images are replicated.
+  The state is replicated and donated; stacked batches are sharded on their
+  batch axis, a DeviceDataset's images are replicated.
   """
   replicated = sharding.replicated(mesh)
-  states = state_sharding(mesh, population)
-  if population == 1:
-    steps = functools.partial(train_steps, step, num_steps=num_steps,
-                              batch_size=batch_size,
-                              data_sharding=sharding.data(mesh))
-    dataset = replicated
-  else:
-    steps = functools.partial(population_train_steps, step,
-                              num_steps=num_steps, batch_size=batch_size,
-                              population=population,
-                              data_sharding=sharding.member_data(mesh))
-    dataset = device_data.DeviceDataset(images=replicated,
-                                        key=sharding.members(mesh))
-  batches = dataset if data_on_device else sharding.stacked_data(mesh)
-  return jax.jit(steps, in_shardings=(states, batches),
-                 out_shardings=(states, replicated), donate_argnums=0)
+  steps = functools.partial(train_steps, step, num_steps=num_steps,
+                            batch_size=batch_size,
+                            data_sharding=sharding.data(mesh))
+  batches = replicated if data_on_device else sharding.stacked_data(mesh)
+  return jax.jit(steps, in_shardings=(replicated, batches),
+                 out_shardings=(replicated, replicated), donate_argnums=0)
 
 
 def create_state(step: TrainStep, seed: int, image_shape: tuple[int, ...],
-                 mesh: jax.sharding.Mesh,
-                 population: int = 1) -> state_lib.TrainState:
-  """A freshly initialised state placed for the mesh (`state_sharding`)."""
-  if population == 1:
-    init = jax.jit(step.init, static_argnums=(0, 1),
-                   out_shardings=sharding.replicated(mesh))
-    return init(seed, image_shape)
-  init = jax.jit(init_population, static_argnums=(0, 1, 2, 3),
-                 out_shardings=state_sharding(mesh, population))
-  return init(step, seed, population, image_shape)
-
-
-def abstract_state(step: TrainStep, seed: int, image_shape: tuple[int, ...],
-                   population: int = 1) -> state_lib.TrainState:
-  """The state's shapes and dtypes, without computing it."""
-  if population == 1:
-    return jax.eval_shape(functools.partial(step.init, seed, image_shape))
-  return jax.eval_shape(functools.partial(init_population, step, seed,
-                                          population, image_shape))
-
-
-def member_getter(mesh: jax.sharding.Mesh):
-  """(population state, index) -> that member's state, replicated on the
-  mesh: a single run's state, for grids, evaluators and export."""
-  return jax.jit(state_lib.member, out_shardings=sharding.replicated(mesh))
+                 mesh: jax.sharding.Mesh) -> state_lib.TrainState:
+  """A freshly initialised state, replicated on the mesh."""
+  init = jax.jit(step.init, static_argnums=(0, 1),
+                 out_shardings=sharding.replicated(mesh))
+  return init(seed, image_shape)

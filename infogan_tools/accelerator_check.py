@@ -32,6 +32,7 @@ import jax
 import numpy as np
 
 from infogan_jax import config_validation
+from infogan_jax import population as population_lib
 from infogan_jax import sharding
 from infogan_jax import step as step_lib
 from infogan_jax.configs import mnist
@@ -104,14 +105,16 @@ def time_population(config, population: int, images: np.ndarray) -> dict:
   config.population = population
   config_validation.validate(config, device_count=jax.device_count())
   train_step = step_lib.TrainStep.from_config(config)
-  mesh = sharding.make_mesh(population=population)
-  state = step_lib.create_state(train_step, config.seed, (28, 28, 1), mesh,
-                                population)
-  dataset = device_data.create(images, config.seed, sharding.replicated(mesh),
-                               population)
+  mesh = population_lib.make_mesh(population)
+  state = population_lib.create_state(train_step, config.seed, (28, 28, 1),
+                                      mesh, population)
+  dataset = population_lib.device_dataset(images, config.seed,
+                                          sharding.replicated(mesh),
+                                          population)
   per_call = config.steps_per_call
-  call = step_lib.jit_train_steps(train_step, mesh, per_call,
-                                  config.batch_size, True, population)
+  call = population_lib.jit_train_steps(
+      train_step, mesh, per_call, config.batch_size, True, population,
+      population_lib.form(config.population_form, jax.default_backend()))
   start = time.perf_counter()
   compiled = call.lower(state, dataset).compile()
   compile_s = time.perf_counter() - start

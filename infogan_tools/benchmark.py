@@ -40,9 +40,9 @@ from ml_collections import config_flags
 import numpy as np
 
 from infogan_jax import config_validation
+from infogan_jax import population as population_lib
 from infogan_jax import sharding
 from infogan_jax import step as step_lib
-from infogan_jax.data import device as device_data
 import infogan_tools
 
 FLAGS = flags.FlagValues()  # see infogan_tools/__init__.py
@@ -81,8 +81,9 @@ def _synthetic_source(config, mesh, image_shape, value_range, num_examples):
   rng = np.random.default_rng(0)
   if config.data_on_device:
     images = rng.uniform(low, high, (num_examples, *image_shape))
-    dataset = device_data.create(images.astype(np.float32), config.seed,
-                                 sharding.replicated(mesh), config.population)
+    dataset = population_lib.device_dataset(
+        images.astype(np.float32), config.seed, sharding.replicated(mesh),
+        config.population)
     while True:
       yield dataset
   stacked = sharding.stacked_data(mesh)
@@ -172,12 +173,13 @@ def run(config, synthetic_only: bool = False) -> dict:
   per_call = config.steps_per_call
   calls = -(-_STEPS.value // per_call)
   population = config.population
-  mesh = sharding.make_mesh(population=population)
-  state = step_lib.create_state(train_step, config.seed, image_shape, mesh,
-                                population)
-  call = step_lib.jit_train_steps(train_step, mesh, per_call,
-                                  config.batch_size, config.data_on_device,
-                                  population)
+  mesh = population_lib.make_mesh(population)
+  state = population_lib.create_state(train_step, config.seed, image_shape,
+                                      mesh, population)
+  call = population_lib.jit_train_steps(
+      train_step, mesh, per_call, config.batch_size, config.data_on_device,
+      population, population_lib.form(config.population_form,
+                                      jax.default_backend()))
 
   num_examples = _SYNTHETIC_EXAMPLES.value
   if _DATA.value == 'real':

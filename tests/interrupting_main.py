@@ -24,7 +24,7 @@ from absl import app
 
 from infogan_jax import checkpointing
 from infogan_jax import main
-from infogan_jax import step as step_lib
+from infogan_jax import population
 from infogan_jax.data import pipeline
 
 
@@ -72,7 +72,7 @@ def install(moment: str, signal_name: str) -> None:
           return state, metrics
         return counted
       return wrapper
-    _patch(step_lib, 'jit_train_steps', wrap_jit)
+    _patch(population, 'jit_train_steps', wrap_jit)
   else:
     raise ValueError(f'unknown moment {moment!r}')
 

@@ -104,6 +104,34 @@ def test_every_module_imports_only_modules_above_it_in_the_map():
           f'{name} imports {target}, which comes after it in docs/layout.md')
 
 
+def _attributes_read(path: pathlib.Path) -> set[str]:
+  return {node.attr for node in ast.walk(ast.parse(path.read_text()))
+          if isinstance(node, ast.Attribute)}
+
+
+def test_the_member_axis_lives_in_population_py():
+  """Only population.py reads a config's population size or touches the
+  member axis of a state; restarts.py writes the population its restarts
+  train as. Everything else goes through population.py."""
+  allowed = {'infogan_jax/population.py', 'infogan_jax/restarts.py'}
+  member_axis = {'population', 'MEMBER_AXES', 'STATE_AXES', 'DATA_AXES'}
+  for path in _modules(LIBRARY):
+    name = str(path.relative_to(ROOT))
+    if name not in allowed:
+      assert not _attributes_read(path) & member_axis, name
+      assert "get('population'" not in path.read_text(), name
+
+
+def test_code_types_are_named_only_in_codes_py_and_their_users():
+  """A code type's config fields are read by its class alone: adding a type
+  touches codes.py and the config."""
+  fields = {'categorical_codes', 'num_continuous_codes', 'continuous_std'}
+  for path in _modules(LIBRARY):
+    name = str(path.relative_to(ROOT))
+    if name != 'infogan_jax/codes.py':
+      assert not _attributes_read(path) & fields, name
+
+
 def test_the_module_map_names_every_module_and_only_those():
   text = (ROOT / 'docs' / 'layout.md').read_text()
   named = {m for m in _backticked(text) if m.endswith('.py')}

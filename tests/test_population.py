@@ -13,14 +13,12 @@ import pytest
 import tensorflow_datasets as tfds
 
 import infogan_jax
-from infogan_jax import checkpointing
 from infogan_jax import commands
 from infogan_jax import config_validation
+from infogan_jax import population as population_lib
 from infogan_jax import sharding
-from infogan_jax import state as state_lib
 from infogan_jax import step as step_lib
 from infogan_jax import trainer
-from infogan_jax.data import device as device_data
 from infogan_jax.errors import ConfigError
 from infogan_jax.errors import IncompatibleCheckpointError
 
@@ -36,29 +34,32 @@ def _images(n=64):
 
 
 def _with(config, form, slow=False):
-  """The config's step with members stepped in `form`; `slow`: learning
-  rates 100x smaller (see below)."""
-  step = dataclasses.replace(step_lib.TrainStep.from_config(config),
-                             population_form=form)
-  if not slow:
-    return step
-  return dataclasses.replace(
-      step, g_tx=optax.adam(config.g_learning_rate / 100, b1=config.adam_b1),
-      d_tx=optax.adam(config.d_learning_rate / 100, b1=config.adam_b1))
+  """(the config's step, `form`): members stepped in `form`; `slow`:
+  learning rates 100x smaller (see below)."""
+  step = step_lib.TrainStep.from_config(config)
+  if slow:
+    step = dataclasses.replace(
+        step, g_tx=optax.adam(config.g_learning_rate / 100, b1=config.adam_b1),
+        d_tx=optax.adam(config.d_learning_rate / 100, b1=config.adam_b1))
+  return step, form
 
 
 @functools.lru_cache
-def _compiled(step, population):
-  mesh = sharding.make_mesh(jax.devices()[:1], population=population)
-  return mesh, step_lib.jit_train_steps(step, mesh, 1, 16, True, population)
+def _compiled(stepping, population):
+  step, form = stepping
+  mesh = population_lib.make_mesh(population, jax.devices()[:1])
+  return mesh, population_lib.jit_train_steps(step, mesh, 1, 16, True,
+                                              population, form)
 
 
-def _train(step, seed, population, steps):
+def _train(stepping, seed, population, steps):
   """`steps` steps with data on one device; the state and per-step metrics."""
-  mesh, call = _compiled(step, population)
-  state = step_lib.create_state(step, seed, (28, 28, 1), mesh, population)
-  dataset = device_data.create(_images(), seed, sharding.replicated(mesh),
-                               population)
+  mesh, call = _compiled(stepping, population)
+  state = population_lib.create_state(stepping[0], seed, (28, 28, 1), mesh,
+                                      population)
+  dataset = population_lib.device_dataset(_images(), seed,
+                                          sharding.replicated(mesh),
+                                          population)
   history = []
   for _ in range(steps):
     state, metrics = call(state, dataset)
@@ -91,7 +92,7 @@ def test_member_is_the_single_run_of_its_seed(config, form):
   assert member_metrics[0]['d_loss'].shape == (POPULATION, 1)
   for i in range(POPULATION):
     single, metrics = _train(step, SEED + i, 1, STEPS)
-    member = state_lib.member(members, i)
+    member = population_lib.member(members, i)
     assert int(member.step) == int(single.step) == STEPS
     np.testing.assert_array_equal(member.key, single.key)
     # Per leaf, relative to its size. The loosest leaves are biases that
@@ -120,11 +121,12 @@ def test_members_spread_over_eight_devices(config, population):
   data-parallel over 8 / N devices. The same numbers as on one device.
   (The vmapped form, which accelerators use; the trainer's tests run the
   CPU's looped form on these devices.)"""
-  step = _with(config, 'vmap')
-  mesh = sharding.make_mesh(population=population)
+  step, form = _with(config, 'vmap')
+  mesh = population_lib.make_mesh(population)
   groups = min(population, 8)
   assert dict(mesh.shape) == {'member': groups, 'data': 8 // groups}
-  state = step_lib.create_state(step, SEED, (28, 28, 1), mesh, population)
+  state = population_lib.create_state(step, SEED, (28, 28, 1), mesh,
+                                      population)
   if population > 1:
     leaf = state.g.params['Dense_0']['kernel']
     assert leaf.shape[0] == population
@@ -132,12 +134,13 @@ def test_members_spread_over_eight_devices(config, population):
     assert shard_shapes == {(population // groups, *leaf.shape[1:])}
   batch = np.concatenate([_images(16)] * population)[None]
   batch = jax.device_put(batch, sharding.stacked_data(mesh))
-  eight, eight_metrics = step_lib.jit_train_steps(
-      step, mesh, 1, 16, False, population)(state, batch)
-  one_mesh = sharding.make_mesh(jax.devices()[:1], population=population)
-  one = step_lib.create_state(step, SEED, (28, 28, 1), one_mesh, population)
-  one, one_metrics = step_lib.jit_train_steps(
-      step, one_mesh, 1, 16, False, population)(
+  eight, eight_metrics = population_lib.jit_train_steps(
+      step, mesh, 1, 16, False, population, form)(state, batch)
+  one_mesh = population_lib.make_mesh(population, jax.devices()[:1])
+  one = population_lib.create_state(step, SEED, (28, 28, 1), one_mesh,
+                                    population)
+  one, one_metrics = population_lib.jit_train_steps(
+      step, one_mesh, 1, 16, False, population, form)(
           one, jax.device_put(np.asarray(batch),
                               sharding.stacked_data(one_mesh)))
   for name in one_metrics:
@@ -259,7 +262,7 @@ def test_load_and_select_a_member(population_run, tmp_path):
     infogan_jax.load(report['exported_to'], member=0)
 
   # The exported member resumes as an ordinary single run of its seed.
-  single = checkpointing.member_config(config, chosen)
+  single = population_lib.member_config(config, chosen)
   single.num_train_steps = 6
   with tfds.testing.mock_data(num_examples=64):
     resumed = trainer.train_and_evaluate(single, report['exported_to'])
@@ -267,7 +270,7 @@ def test_load_and_select_a_member(population_run, tmp_path):
 
   # A population's checkpoints are not resumed as a single run, and a
   # single run has no members to select.
-  config = checkpointing.member_config(config, 0)
+  config = population_lib.member_config(config, 0)
   with pytest.raises(ConfigError, match='picks a member of a population'):
     commands.select(config, workdir)
   with pytest.raises(IncompatibleCheckpointError,

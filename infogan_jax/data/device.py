@@ -12,7 +12,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from infogan_jax import keys
-from infogan_jax import sharding as sharding_lib
 
 
 @flax.struct.dataclass
@@ -20,8 +19,8 @@ class DeviceDataset:
   """The images of a split, and the key of its epoch permutations."""
 
   images: jax.Array  # [N, H, W, C], replicated, in G's output range
-  # Raw key data for the epoch permutations; a population has one per
-  # member, [members, ...], each member drawing its own order.
+  # Raw key data for the epoch permutations (`population.py` gives each
+  # member of a population its own).
   key: jax.Array
 
   def batch(self, step: jax.Array, batch_size: int) -> jax.Array:
@@ -39,23 +38,12 @@ class DeviceDataset:
     return jnp.take(self.images, indices, axis=0)
 
 
-# How a population's dataset maps over members: shared images, own keys.
-MEMBER_AXES = DeviceDataset(images=None, key=0)
-
-
 def create(images: np.ndarray, seed: int,
-           sharding: jax.sharding.NamedSharding,
-           population: int = 1) -> DeviceDataset:
-  """`images` (every process passes all of them) placed with `sharding`
-  (replicated); with a population, member i's key is that of seed + i, split
-  over the mesh's member axis."""
-  key = jax.random.key_data(keys.stream(seed, 'device_data'))
-  key_sharding = sharding
-  if population > 1:
-    key = np.stack([jax.random.key_data(keys.stream(seed + i, 'device_data'))
-                    for i in range(population)])
-    key_sharding = sharding_lib.members(sharding.mesh)
+           placement: jax.sharding.NamedSharding) -> DeviceDataset:
+  """`images` (every process passes all of them) placed with `placement`
+  (replicated), drawn in the order of `seed`."""
+  key = np.asarray(jax.random.key_data(keys.stream(seed, 'device_data')))
   return DeviceDataset(
-      images=jax.make_array_from_process_local_data(sharding, images),
-      key=jax.make_array_from_callback(key.shape, key_sharding,
-                                       lambda index: np.asarray(key)[index]))
+      images=jax.make_array_from_process_local_data(placement, images),
+      key=jax.make_array_from_callback(key.shape, placement,
+                                       lambda index: key[index]))

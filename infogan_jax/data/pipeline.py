@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import jax
 import numpy as np
 
+from infogan_jax import population
 from infogan_jax import sharding
 from infogan_jax.data import device
 from infogan_jax.errors import ConfigError
@@ -48,6 +49,19 @@ def _unknown_dataset(config) -> ConfigError:
       'dataset', config.dataset,
       "must be 'image_folder' or the name of a TFDS dataset, e.g. 'mnist' "
       '(see tfds.list_builders())')
+
+
+# config.download_data: 'auto' downloads a missing dataset when the machine
+# is online, 'always' leaves every check to TFDS, 'never' only reads
+# prepared data (`check_dataset`).
+DOWNLOAD_CHOICES = ('auto', 'always', 'never')
+
+
+def check_config(config) -> None:
+  """Raises ConfigError for an unusable config.download_data."""
+  if config.download_data not in DOWNLOAD_CHOICES:
+    raise ConfigError('download_data', config.download_data,
+                      f'must be one of {", ".join(DOWNLOAD_CHOICES)}')
 
 
 def check_dataset(config) -> None:
@@ -330,9 +344,7 @@ def create_train_iterator(config, placement: jax.sharding.NamedSharding,
     raise DataNotFoundError(
         f"process {jax.process_index()} has no images of split "
         f"'{config.train_split}' of dataset '{config.dataset}' to read")
-  # A population's global batch is its members' batches end to end.
-  local_batch = (config.batch_size * config.get('population', 1) //
-                 jax.process_count())
+  local_batch = population.global_batch(config) // jax.process_count()
   first_epoch, offset = divmod(start_step * local_batch, size)
   seed = _epoch_seed(config)
 
@@ -408,5 +420,5 @@ def load_device_dataset(config, placement: jax.sharding.NamedSharding,
         'data_on_device', True,
         f'the split has {len(images)} images, fewer than batch_size '
         f'({config.batch_size})')
-  return device.create(images, config.seed, placement,
-                       config.get('population', 1))
+  return population.device_dataset(images, config.seed, placement,
+                                   population.size(config))

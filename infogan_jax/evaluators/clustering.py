@@ -100,7 +100,7 @@ class ClusteringEvaluator(base.Evaluator):
 
   @classmethod
   def check_config(cls, config) -> None:
-    if not config.model.categorical_codes:
+    if not codes_lib.CodeSpec.from_config(config.model).categorical.count:
       raise ConfigError('evaluators', tuple(config.evaluators),
                         "'clustering' needs a categorical code "
                         '(model.categorical_codes is empty)')
