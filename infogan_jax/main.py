@@ -1,17 +1,21 @@
 """The command line.
 
     infogan-jax train --config=mnist --workdir=DIR [--config.FIELD=VALUE ...]
-    infogan-jax eval|figures|sample|select --config=mnist --workdir=DIR
+    infogan-jax eval|figures|sample|select --workdir=DIR [--config.FIELD=VALUE ...]
     python -m infogan_jax.main --config=configs/mnist.py --workdir=DIR [--mode=MODE]
 
 --config takes a shipped config by name (`mnist`, `faces3d:elevation`; see
-infogan_jax/configs/) or the path of a config file. Modes: train (default)
-trains or resumes; eval runs the config's evaluators on the workdir's latest
-checkpoint and prints the scores; figures writes that checkpoint's code grids
-to DIR/figures/; sample writes --num_samples images (with the codes in
---codes fixed) to DIR/generated/ as a PNG grid and an .npz; select picks a
-member of a population (--config.population=N) without labels, or the one
---member names, and exports it as a single run to DIR/selected/.
+infogan_jax/configs/) or the path of a config file. Training needs it; the
+other modes read the config the workdir's run recorded (its newest
+checkpoint's, else its config.json), with any --config.FIELD=VALUE applied on
+top, or check a --config given against the checkpoint. Modes: train
+(default) trains or resumes; eval runs the config's evaluators on the
+workdir's latest checkpoint and prints the scores; figures writes that
+checkpoint's code grids to DIR/figures/; sample writes --num_samples images
+(with the codes in --codes fixed) to DIR/generated/ as a PNG grid and an
+.npz; select picks a member of a population (--config.population=N) without
+labels, or the one --member names, and exports it as a single run to
+DIR/selected/.
 
 Exit status: 0 when the mode is done; 2 for bad input (flags, config, data,
 workdir, checkpoint), with one line on stderr saying what is wrong and
@@ -29,6 +33,7 @@ import difflib
 import importlib.util
 import logging as std_logging
 import os
+import re
 import sys
 
 # The C++ INFO lines TensorFlow and XLA print as they start are noise before
@@ -40,6 +45,7 @@ from absl import app
 from absl import flags
 from absl import logging
 import jax
+import ml_collections
 from ml_collections import config_flags
 
 from infogan_jax import config_validation
@@ -65,8 +71,9 @@ _MODE = flags.DEFINE_enum(
     'of a population as a single run.')
 config_flags.DEFINE_config_file(
     'config', None, 'A shipped config by name (mnist, faces3d:elevation, ...) '
-    'or the path of a config file.', lock_config=True)
-flags.mark_flags_as_required(['config', 'workdir'])
+    'or the path of a config file. Needed to train; the other modes default '
+    "to the config the workdir's run recorded.", lock_config=True)
+flags.mark_flags_as_required(['workdir'])
 _NUM_SAMPLES = flags.DEFINE_integer(
     'num_samples', 64, '--mode=sample: how many images.', lower_bound=1)
 _CODES = flags.DEFINE_list(
@@ -104,6 +111,15 @@ _TIMEOUT = flags.DEFINE_integer(
 
 class BadInput(errors.BadInput):
   """A flag or argument that cannot be used; its message is one line."""
+
+
+# Where --config is left out, absl reads the --config.FIELD=VALUE overrides
+# against the fields of the default config (every shipped config has the
+# same), and `_recorded_config` applies them to the config the workdir's run
+# recorded. That one is read once a multi-process job is joined: reading a
+# checkpoint starts JAX.
+_STAND_IN = 'default'
+_config_left_out = False
 
 
 def _stop(message: str):
@@ -210,8 +226,13 @@ def _parse_flags(argv: list[str]) -> list[str]:
     print(FLAGS.get_help() if '--helpfull' in argv else
           FLAGS.main_module_help())
     sys.exit(0)
+  global _config_left_out
   try:
     argv = _with_config_paths(argv)
+    if not any(re.match(r'-{1,2}config(=|$)', arg) for arg in argv[1:]):
+      _config_left_out = True
+      argv = [argv[0], '--config=' + shipped_configs.path(_STAND_IN),
+              *argv[1:]]
     try:
       rest = FLAGS(argv)
     except flags.Error as e:
@@ -270,6 +291,57 @@ def _check_trained_workdir(workdir: str, mode: str) -> None:
                    '--mode=train)')
 
 
+def _checks(config, workdir: str, mode: str) -> dict[str, float]:
+  """The checks that need no devices; returns --codes."""
+  config_validation.validate(config)
+  codes = _fixed_codes(config) if mode == 'sample' else {}
+  if mode != 'train':
+    _check_trained_workdir(workdir, mode)
+  if mode in ('train', 'eval', 'select'):  # the modes that read the dataset
+    pipeline.check_dataset(config)
+  return codes
+
+
+def _overrides() -> dict:
+  """The --config.FIELD=VALUE given, as {'model.noise_dim': 10, ...}."""
+  if FLAGS.config is None:  # parsed without _parse_flags, and no --config
+    return {}
+  return config_flags.get_override_values(FLAGS['config'])
+
+
+def _as_tuples(tree):
+  """`tree` (nested dicts) with its lists as tuples."""
+  if isinstance(tree, dict):
+    return {key: _as_tuples(value) for key, value in tree.items()}
+  if isinstance(tree, list):
+    return tuple(_as_tuples(value) for value in tree)
+  return tree
+
+
+def _recorded_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config the run in `workdir` recorded (its newest checkpoint's, else
+  its config.json), with the --config.FIELD=VALUE overrides applied."""
+  from infogan_jax import checkpointing  # pylint: disable=g-import-not-at-top
+  reader = checkpointing.Reader(workdir)
+  try:
+    recorded = reader.config(reader.step())
+  finally:
+    reader.close()
+  if recorded is None:
+    raise BadInput(f'--workdir={workdir}: its checkpoints record no config and '
+                   "it has no config.json; pass the run's --config")
+  # Sequences as in a config file: JSON recorded them as lists.
+  config = ml_collections.ConfigDict(_as_tuples(recorded.to_dict()))
+  for field, value in _overrides().items():
+    try:
+      config.update_from_flattened_dict({field: value})
+    except (AttributeError, KeyError, TypeError) as e:
+      raise BadInput(f'--config.{field}={value!r}: the config recorded in '
+                     f'{workdir} does not take it: {e}') from None
+  config.lock()
+  return config
+
+
 # ---------------------------------------------------------- logging
 
 
@@ -288,16 +360,20 @@ class _QuietLibraries(std_logging.Filter):
 
 def main(argv):
   del argv  # _parse_flags allows no arguments beyond the flags
-  config, workdir, mode = FLAGS.config, _WORKDIR.value, _MODE.value
+  workdir, mode = _WORKDIR.value, _MODE.value
+  # Without --config, the modes that read a run take the one it recorded,
+  # once JAX may start (_recorded_config).
+  config = None if _config_left_out else FLAGS.config
   try:
     # The checks that need no devices, before JAX starts; the rest follow
     # once the devices are known.
-    config_validation.validate(config)
-    codes = _fixed_codes(config) if mode == 'sample' else {}
-    if mode != 'train':
+    if config is not None:
+      codes = _checks(config, workdir, mode)
+    elif mode == 'train':
+      raise BadInput('--config: --mode=train needs a config, a shipped one by '
+                     'name (e.g. --config=mnist) or the path of a config file')
+    else:
       _check_trained_workdir(workdir, mode)
-    if mode in ('train', 'eval', 'select'):  # the modes that read the dataset
-      pipeline.check_dataset(config)
   except errors.BadInput as e:
     _stop(str(e))
   logging.get_absl_handler().addFilter(_QuietLibraries())
@@ -309,6 +385,12 @@ def main(argv):
         timeout_s=_TIMEOUT.value)
   except errors.DistributedError as e:
     _stop(str(e))
+  if config is None:
+    try:
+      config = _recorded_config(workdir)
+      codes = _checks(config, workdir, mode)
+    except errors.BadInput as e:
+      _stop(str(e))
   for level, line in distributed.platform_lines(
       jax.default_backend(), jax.local_devices(),
       distributed.gpu_visible_to_system()):
