@@ -2,6 +2,7 @@
 
     infogan-jax train --config=mnist --workdir=DIR [--config.FIELD=VALUE ...]
     infogan-jax eval|figures|sample|select --workdir=DIR [--config.FIELD=VALUE ...]
+    infogan-jax select --workdirs=DIR,DIR,... [--step=N] [--num_images=N]
     python -m infogan_jax.main --config=configs/mnist.py --workdir=DIR [--mode=MODE]
 
 --config takes a shipped config by name (`mnist`, `faces3d:elevation`; see
@@ -15,7 +16,10 @@ checkpoint's code grids to DIR/figures/; sample writes --num_samples images
 (with the codes in --codes fixed) to DIR/generated/ as a PNG grid and an
 .npz; select picks a member of a population (--config.population=N) without
 labels, or the one --member names, and exports it as a single run to
-DIR/selected/.
+DIR/selected/. `select --workdirs` instead scores separate runs of one
+config (e.g. restarts) by the same label-free criteria and prints, as JSON,
+each run's scores and the run each criterion chooses; --compare_with_labels
+adds the test accuracy each run logged, for reports.
 
 Exit status: 0 when the mode is done; 2 for bad input (flags, config, data,
 workdir, checkpoint), with one line on stderr saying what is wrong and
@@ -31,6 +35,7 @@ each other, and docs/multihost.md.
 
 import difflib
 import importlib.util
+import json
 import logging as std_logging
 import os
 import re
@@ -73,7 +78,12 @@ config_flags.DEFINE_config_file(
     'config', None, 'A shipped config by name (mnist, faces3d:elevation, ...) '
     'or the path of a config file. Needed to train; the other modes default '
     "to the config the workdir's run recorded.", lock_config=True)
-flags.mark_flags_as_required(['workdir'])
+# --workdir is required; select may take --workdirs instead (_check_select
+# says which flags go together).
+flags.register_validator(
+    'workdir', lambda workdir: (workdir is not None or _MODE.value == 'select'
+                                or bool(_WORKDIRS.value)),
+    message='Flag --workdir must have a value other than None.')
 _NUM_SAMPLES = flags.DEFINE_integer(
     'num_samples', 64, '--mode=sample: how many images.', lower_bound=1)
 _CODES = flags.DEFINE_list(
@@ -90,6 +100,20 @@ _SELECT_CRITERION = flags.DEFINE_enum(
     'select_criterion', None, list(criteria.CRITERIA),
     '--mode=select: the label-free criterion (default: agreement from 3 '
     'members on, else real_information).')
+_WORKDIRS = flags.DEFINE_list(
+    'workdirs', [], '--mode=select, instead of --workdir: separate runs of '
+    'one config (e.g. restarts) to score by the label-free criteria; prints '
+    'each run\'s scores and the run each criterion chooses.')
+_STEP = flags.DEFINE_integer(
+    'step', None, '--mode=select --workdirs: the checkpoint to score in each '
+    'run (default: its latest).', lower_bound=0)
+_NUM_IMAGES = flags.DEFINE_integer(
+    'num_images', 10_000, '--mode=select --workdirs: training images to '
+    'score each run on.', lower_bound=1)
+_COMPARE_WITH_LABELS = flags.DEFINE_bool(
+    'compare_with_labels', False, '--mode=select --workdirs: after choosing, '
+    'add the test accuracy each run logged at that step and whether each '
+    'criterion chose the run those accuracies would (for reports).')
 _DISTRIBUTED = flags.DEFINE_enum(
     'distributed', 'auto', list(distributed.MODES),
     'auto: join a multi-process job when the flags below (or JAX_* '
@@ -274,19 +298,20 @@ def _fixed_codes(config) -> dict[str, float]:
   return codes
 
 
-def _check_trained_workdir(workdir: str, mode: str) -> None:
-  """eval, figures and sample read a run; a mistyped workdir is reported,
-  not created."""
+def _check_trained_workdir(workdir: str, mode: str,
+                           flag: str = '--workdir=') -> None:
+  """eval, figures, sample and select read a run; a mistyped workdir is
+  reported, not created. `flag` names it in the message."""
   if '://' in workdir:
     return
   checkpoints = os.path.join(workdir, 'checkpoints')
   if not os.path.isdir(checkpoints):
-    raise BadInput(f'--workdir={workdir}: no checkpoints/ there; --mode={mode} '
+    raise BadInput(f'{flag}{workdir}: no checkpoints/ there; --mode={mode} '
                    "reads a trained run's workdir (train one with "
                    '--mode=train)')
   # Each finished checkpoint is a directory named by its step.
   if not any(name.isdigit() for name in os.listdir(checkpoints)):
-    raise BadInput(f'--workdir={workdir}: no checkpoint in {checkpoints}; '
+    raise BadInput(f'{flag}{workdir}: no checkpoint in {checkpoints}; '
                    f'--mode={mode} reads a trained run (train first with '
                    '--mode=train)')
 
@@ -342,6 +367,45 @@ def _recorded_config(workdir: str) -> ml_collections.ConfigDict:
   return config
 
 
+def _check_select(config_given: bool) -> None:
+  """select takes --workdir (a population) or --workdirs (separate runs),
+  each with its own flags."""
+  runs, mode = _WORKDIRS.value, _MODE.value
+  if runs and mode != 'select':
+    raise BadInput(f'--workdirs: only --mode=select reads several runs; '
+                   f'--mode={mode} reads one, --workdir=DIR')
+  if not runs:
+    for flag in (_STEP, _NUM_IMAGES, _COMPARE_WITH_LABELS):
+      if FLAGS[flag.name].present:
+        raise BadInput(
+            f'--{flag.name}: only with --mode=select --workdirs=DIR,DIR,... '
+            '(separate runs)' + ('; a population is scored on '
+                                 '--config.select_num_images images'
+                                 if flag is _NUM_IMAGES else ''))
+    if mode == 'select' and _WORKDIR.value is None:
+      raise BadInput('--mode=select needs --workdir=DIR (a population: pick '
+                     'a member) or --workdirs=DIR,DIR,... (separate runs: '
+                     'choose one)')
+    return
+  if _WORKDIR.value is not None:
+    raise BadInput('--workdir and --workdirs: give one, --workdir=DIR to pick '
+                   'a member of the population there or --workdirs=DIR,DIR,'
+                   '... to choose among separate runs')
+  if len(runs) < 2:
+    raise BadInput(f'--workdirs={",".join(runs)}: give two or more runs to '
+                   'choose among')
+  repeated = sorted({run for run in runs if runs.count(run) > 1})
+  if repeated:
+    raise BadInput(f'--workdirs: {", ".join(repeated)} given more than once')
+  if config_given or _overrides():
+    raise BadInput('--config: select --workdirs reads each run with its own '
+                   'recorded config; leave out --config and --config.FIELD')
+  for flag in (_MEMBER, _SELECT_CRITERION):
+    if FLAGS[flag.name].present:
+      raise BadInput(f'--{flag.name}: only with --workdir (a population); '
+                     "select --workdirs reports each criterion's choice")
+
+
 # ---------------------------------------------------------- logging
 
 
@@ -358,6 +422,25 @@ class _QuietLibraries(std_logging.Filter):
 # ---------------------------------------------------------- the command
 
 
+def _select_runs(workdirs: list[str]) -> int:
+  """select --workdirs: prints each run's scores and the run each criterion
+  chooses, as JSON; returns the exit status."""
+  from infogan_jax import selection  # pylint: disable=g-import-not-at-top
+  logging.get_absl_handler().addFilter(_QuietLibraries())
+  try:
+    report = selection.select(workdirs, _NUM_IMAGES.value, _STEP.value)
+    if _COMPARE_WITH_LABELS.value:
+      try:
+        report = selection.compare_with_labels(report)
+      except ValueError as e:
+        raise BadInput(f'--compare_with_labels: {e}') from None
+  except errors.BadInput as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_BAD_INPUT
+  print(json.dumps(report, indent=1))
+  return 0
+
+
 def main(argv):
   del argv  # _parse_flags allows no arguments beyond the flags
   workdir, mode = _WORKDIR.value, _MODE.value
@@ -367,7 +450,11 @@ def main(argv):
   try:
     # The checks that need no devices, before JAX starts; the rest follow
     # once the devices are known.
-    if config is not None:
+    _check_select(config_given=config is not None)
+    if _WORKDIRS.value:
+      for run in _WORKDIRS.value:
+        _check_trained_workdir(run, mode, flag='--workdirs: ')
+    elif config is not None:
       codes = _checks(config, workdir, mode)
     elif mode == 'train':
       raise BadInput('--config: --mode=train needs a config, a shipped one by '
@@ -376,6 +463,8 @@ def main(argv):
       _check_trained_workdir(workdir, mode)
   except errors.BadInput as e:
     _stop(str(e))
+  if _WORKDIRS.value:
+    return _select_runs(_WORKDIRS.value)
   logging.get_absl_handler().addFilter(_QuietLibraries())
   try:
     distributed.initialize(

@@ -1,10 +1,12 @@
 """The command line: configs by name from any directory, the console script,
 sample mode, the modes that read a trained run with the config it recorded,
-and every kind of bad input as one line and exit 2."""
+select among separate runs, and every kind of bad input as one line and
+exit 2."""
 
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -14,6 +16,7 @@ import pytest
 from infogan_jax import commands
 from infogan_jax import configs
 from infogan_jax import distributed
+from infogan_jax import selection
 from infogan_jax import trainer
 import conftest
 
@@ -105,6 +108,25 @@ BAD_INPUT_WITHOUT_CONFIG = [
     (['--mode=eval', '--workdir=RUN'], 'no checkpoints/ there'),
     (['--mode=sample', '--workdir=RUN', '--config.bogus=1'],
      "no field 'bogus'"),
+    (['--mode=select'], 'needs --workdir=DIR (a population: pick a member) '
+     'or --workdirs=DIR,DIR,...'),
+    (['--mode=select', '--workdir=RUN', '--workdirs=a,b'],
+     '--workdir and --workdirs: give one'),
+    (['--mode=select', '--workdirs=a'], '--workdirs=a: give two or more runs'),
+    (['--mode=select', '--workdirs=a,b,a'], 'a given more than once'),
+    (['--mode=select', '--workdirs=a,b'], '--workdirs: a: no checkpoints/'),
+    (['--mode=select', '--workdirs=a,b', '--config=mnist'],
+     'leave out --config'),
+    (['--mode=select', '--workdirs=a,b', '--config.seed=1'],
+     'leave out --config'),
+    (['--mode=select', '--workdirs=a,b', '--member=1'],
+     '--member: only with --workdir'),
+    (['--mode=select', '--workdirs=a,b', '--num_images=0'], 'num_images'),
+    (['--mode=eval', '--workdirs=a,b'], '--workdirs: only --mode=select'),
+    (['--mode=select', '--workdir=RUN', '--step=3'],
+     '--step: only with --mode=select --workdirs'),
+    (['--mode=select', '--workdir=RUN', '--num_images=8'],
+     '--config.select_num_images'),
 ]
 
 
@@ -327,6 +349,48 @@ def test_select_without_config(population):
   config, workdir = population
   expected = commands.select(config, workdir)
   _assert_close(json.loads(_without_config('select', workdir)), expected)
+
+
+@pytest.mark.slow
+@SHARES_POPULATION
+def test_select_among_separate_runs(population, tmp_path):
+  config, workdir = population
+  # Each member exported as a run of its own: `select --workdirs` scores
+  # them as separate runs (restarts), each with its recorded config.
+  runs = []
+  for member in (0, 1):
+    commands.select(config, workdir, member=member)
+    runs.append(str(tmp_path / f'seed{config.seed + member}'))
+    shutil.move(os.path.join(workdir, 'selected'), runs[-1])
+  command = [CONSOLE, 'select', f'--workdirs={",".join(runs)}',
+             '--num_images=16', '--step=2', '--compare_with_labels']
+  # The runs logged no test accuracy to compare with.
+  result = _run(command, cwd=tmp_path)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      'error: --compare_with_labels: a run has no eval_accuracy logged at its '
+      'step')
+
+  for member, run in enumerate(runs):
+    with open(os.path.join(run, 'metrics.jsonl'), 'w') as f:
+      f.write(json.dumps({'step': 2, 'eval_accuracy': 0.2 + member}) + '\n')
+  expected = selection.compare_with_labels(selection.select(runs, 16))
+  result = _run(command, cwd=tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(result.stdout)
+  _assert_close(report, expected)
+  assert [run['workdir'] for run in report['runs']] == runs
+  assert report['chosen_by_labels'] == runs[1]
+  assert set(report['chosen']) == {'real_information', 'confidence'}
+
+
+def test_the_old_selection_command_points_to_select(tmp_path):
+  result = _run([sys.executable, '-m', 'infogan_jax.selection', 'a', 'b'],
+                cwd=tmp_path)
+  assert result.returncode == 2 and result.stdout == ''
+  assert result.stderr.strip().splitlines() == [
+      'error: choosing among runs is `infogan-jax select '
+      '--workdirs=RUN_DIR,RUN_DIR,...` now']
 
 
 def test_the_wheel_ships_the_configs_and_the_console_script(tmp_path):
