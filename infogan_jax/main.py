@@ -73,7 +73,8 @@ _MODE = flags.DEFINE_enum(
     'train: train or resume in the workdir. eval: score its latest '
     'checkpoint with config.evaluators. figures: draw its code grids. '
     'sample: write --num_samples images from it. select: export a member '
-    'of a population as a single run.')
+    'of a population as a single run, or (--workdirs) choose among '
+    'separate runs.')
 config_flags.DEFINE_config_file(
     'config', None, 'A shipped config by name (mnist, faces3d:elevation, ...) '
     'or the path of a config file. Needed to train; the other modes default '
