@@ -1,17 +1,25 @@
 """The command line.
 
     infogan-jax train --config=mnist --workdir=DIR [--config.FIELD=VALUE ...]
-    infogan-jax eval|figures|sample|select --config=mnist --workdir=DIR
+    infogan-jax eval|figures|sample|select --workdir=DIR [--config.FIELD=VALUE ...]
+    infogan-jax select --workdirs=DIR,DIR,... [--step=N] [--num_images=N]
     python -m infogan_jax.main --config=configs/mnist.py --workdir=DIR [--mode=MODE]
 
 --config takes a shipped config by name (`mnist`, `faces3d:elevation`; see
-infogan_jax/configs/) or the path of a config file. Modes: train (default)
-trains or resumes; eval runs the config's evaluators on the workdir's latest
-checkpoint and prints the scores; figures writes that checkpoint's code grids
-to DIR/figures/; sample writes --num_samples images (with the codes in
---codes fixed) to DIR/generated/ as a PNG grid and an .npz; select picks a
-member of a population (--config.population=N) without labels, or the one
---member names, and exports it as a single run to DIR/selected/.
+infogan_jax/configs/) or the path of a config file. Training needs it; the
+other modes read the config the workdir's run recorded (its newest
+checkpoint's, else its config.json), with any --config.FIELD=VALUE applied on
+top, or check a --config given against the checkpoint. Modes: train
+(default) trains or resumes; eval runs the config's evaluators on the
+workdir's latest checkpoint and prints the scores; figures writes that
+checkpoint's code grids to DIR/figures/; sample writes --num_samples images
+(with the codes in --codes fixed) to DIR/generated/ as a PNG grid and an
+.npz; select picks a member of a population (--config.population=N) without
+labels, or the one --member names, and exports it as a single run to
+DIR/selected/. `select --workdirs` instead scores separate runs of one
+config (e.g. restarts) by the same label-free criteria and prints, as JSON,
+each run's scores and the run each criterion chooses; --compare_with_labels
+adds the test accuracy each run logged, for reports.
 
 Exit status: 0 when the mode is done; 2 for bad input (flags, config, data,
 workdir, checkpoint), with one line on stderr saying what is wrong and
@@ -27,8 +35,10 @@ each other, and docs/multihost.md.
 
 import difflib
 import importlib.util
+import json
 import logging as std_logging
 import os
+import re
 import sys
 
 # The C++ INFO lines TensorFlow and XLA print as they start are noise before
@@ -40,6 +50,7 @@ from absl import app
 from absl import flags
 from absl import logging
 import jax
+import ml_collections
 from ml_collections import config_flags
 
 from infogan_jax import config_validation
@@ -62,11 +73,18 @@ _MODE = flags.DEFINE_enum(
     'train: train or resume in the workdir. eval: score its latest '
     'checkpoint with config.evaluators. figures: draw its code grids. '
     'sample: write --num_samples images from it. select: export a member '
-    'of a population as a single run.')
+    'of a population as a single run, or (--workdirs) choose among '
+    'separate runs.')
 config_flags.DEFINE_config_file(
     'config', None, 'A shipped config by name (mnist, faces3d:elevation, ...) '
-    'or the path of a config file.', lock_config=True)
-flags.mark_flags_as_required(['config', 'workdir'])
+    'or the path of a config file. Needed to train; the other modes default '
+    "to the config the workdir's run recorded.", lock_config=True)
+# --workdir is required; select may take --workdirs instead (_check_select
+# says which flags go together).
+flags.register_validator(
+    'workdir', lambda workdir: (workdir is not None or _MODE.value == 'select'
+                                or bool(_WORKDIRS.value)),
+    message='Flag --workdir must have a value other than None.')
 _NUM_SAMPLES = flags.DEFINE_integer(
     'num_samples', 64, '--mode=sample: how many images.', lower_bound=1)
 _CODES = flags.DEFINE_list(
@@ -83,6 +101,20 @@ _SELECT_CRITERION = flags.DEFINE_enum(
     'select_criterion', None, list(criteria.CRITERIA),
     '--mode=select: the label-free criterion (default: agreement from 3 '
     'members on, else real_information).')
+_WORKDIRS = flags.DEFINE_list(
+    'workdirs', [], '--mode=select, instead of --workdir: separate runs of '
+    'one config (e.g. restarts) to score by the label-free criteria; prints '
+    'each run\'s scores and the run each criterion chooses.')
+_STEP = flags.DEFINE_integer(
+    'step', None, '--mode=select --workdirs: the checkpoint to score in each '
+    'run (default: its latest).', lower_bound=0)
+_NUM_IMAGES = flags.DEFINE_integer(
+    'num_images', 10_000, '--mode=select --workdirs: training images to '
+    'score each run on.', lower_bound=1)
+_COMPARE_WITH_LABELS = flags.DEFINE_bool(
+    'compare_with_labels', False, '--mode=select --workdirs: after choosing, '
+    'add the test accuracy each run logged at that step and whether each '
+    'criterion chose the run those accuracies would (for reports).')
 _DISTRIBUTED = flags.DEFINE_enum(
     'distributed', 'auto', list(distributed.MODES),
     'auto: join a multi-process job when the flags below (or JAX_* '
@@ -104,6 +136,15 @@ _TIMEOUT = flags.DEFINE_integer(
 
 class BadInput(errors.BadInput):
   """A flag or argument that cannot be used; its message is one line."""
+
+
+# Where --config is left out, absl reads the --config.FIELD=VALUE overrides
+# against the fields of the default config (every shipped config has the
+# same), and `_recorded_config` applies them to the config the workdir's run
+# recorded. That one is read once a multi-process job is joined: reading a
+# checkpoint starts JAX.
+_STAND_IN = 'default'
+_config_left_out = False
 
 
 def _stop(message: str):
@@ -210,8 +251,13 @@ def _parse_flags(argv: list[str]) -> list[str]:
     print(FLAGS.get_help() if '--helpfull' in argv else
           FLAGS.main_module_help())
     sys.exit(0)
+  global _config_left_out
   try:
     argv = _with_config_paths(argv)
+    if not any(re.match(r'-{1,2}config(=|$)', arg) for arg in argv[1:]):
+      _config_left_out = True
+      argv = [argv[0], '--config=' + shipped_configs.path(_STAND_IN),
+              *argv[1:]]
     try:
       rest = FLAGS(argv)
     except flags.Error as e:
@@ -248,21 +294,112 @@ def _fixed_codes(config) -> dict[str, float]:
   return codes
 
 
-def _check_trained_workdir(workdir: str, mode: str) -> None:
-  """eval, figures and sample read a run; a mistyped workdir is reported,
-  not created."""
+def _check_trained_workdir(workdir: str, mode: str,
+                           flag: str = '--workdir=') -> None:
+  """eval, figures, sample and select read a run; a mistyped workdir is
+  reported, not created. `flag` names it in the message."""
   if '://' in workdir:
     return
   checkpoints = os.path.join(workdir, 'checkpoints')
   if not os.path.isdir(checkpoints):
-    raise BadInput(f'--workdir={workdir}: no checkpoints/ there; --mode={mode} '
+    raise BadInput(f'{flag}{workdir}: no checkpoints/ there; --mode={mode} '
                    "reads a trained run's workdir (train one with "
                    '--mode=train)')
   # Each finished checkpoint is a directory named by its step.
   if not any(name.isdigit() for name in os.listdir(checkpoints)):
-    raise BadInput(f'--workdir={workdir}: no checkpoint in {checkpoints}; '
+    raise BadInput(f'{flag}{workdir}: no checkpoint in {checkpoints}; '
                    f'--mode={mode} reads a trained run (train first with '
                    '--mode=train)')
+
+
+def _checks(config, workdir: str, mode: str) -> dict[str, float]:
+  """The checks that need no devices; returns --codes."""
+  config_validation.validate(config)
+  codes = _fixed_codes(config) if mode == 'sample' else {}
+  if mode != 'train':
+    _check_trained_workdir(workdir, mode)
+  if mode in ('train', 'eval', 'select'):  # the modes that read the dataset
+    pipeline.check_dataset(config)
+  return codes
+
+
+def _overrides() -> dict:
+  """The --config.FIELD=VALUE given, as {'model.noise_dim': 10, ...}."""
+  if FLAGS.config is None:  # parsed without _parse_flags, and no --config
+    return {}
+  return config_flags.get_override_values(FLAGS['config'])
+
+
+def _as_tuples(tree):
+  """`tree` (nested dicts) with its lists as tuples."""
+  if isinstance(tree, dict):
+    return {key: _as_tuples(value) for key, value in tree.items()}
+  if isinstance(tree, list):
+    return tuple(_as_tuples(value) for value in tree)
+  return tree
+
+
+def _recorded_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config the run in `workdir` recorded (its newest checkpoint's, else
+  its config.json), with the --config.FIELD=VALUE overrides applied."""
+  from infogan_jax import checkpointing  # pylint: disable=g-import-not-at-top
+  reader = checkpointing.Reader(workdir)
+  try:
+    recorded = reader.config(reader.step())
+  finally:
+    reader.close()
+  if recorded is None:
+    raise BadInput(f'--workdir={workdir}: its checkpoints record no config and '
+                   "it has no config.json; pass the run's --config")
+  # Sequences as in a config file: JSON recorded them as lists.
+  config = ml_collections.ConfigDict(_as_tuples(recorded.to_dict()))
+  for field, value in _overrides().items():
+    try:
+      config.update_from_flattened_dict({field: value})
+    except (AttributeError, KeyError, TypeError) as e:
+      raise BadInput(f'--config.{field}={value!r}: the config recorded in '
+                     f'{workdir} does not take it: {e}') from None
+  config.lock()
+  return config
+
+
+def _check_select(config_given: bool) -> None:
+  """select takes --workdir (a population) or --workdirs (separate runs),
+  each with its own flags."""
+  runs, mode = _WORKDIRS.value, _MODE.value
+  if runs and mode != 'select':
+    raise BadInput(f'--workdirs: only --mode=select reads several runs; '
+                   f'--mode={mode} reads one, --workdir=DIR')
+  if not runs:
+    for flag in (_STEP, _NUM_IMAGES, _COMPARE_WITH_LABELS):
+      if FLAGS[flag.name].present:
+        raise BadInput(
+            f'--{flag.name}: only with --mode=select --workdirs=DIR,DIR,... '
+            '(separate runs)' + ('; a population is scored on '
+                                 '--config.select_num_images images'
+                                 if flag is _NUM_IMAGES else ''))
+    if mode == 'select' and _WORKDIR.value is None:
+      raise BadInput('--mode=select needs --workdir=DIR (a population: pick '
+                     'a member) or --workdirs=DIR,DIR,... (separate runs: '
+                     'choose one)')
+    return
+  if _WORKDIR.value is not None:
+    raise BadInput('--workdir and --workdirs: give one, --workdir=DIR to pick '
+                   'a member of the population there or --workdirs=DIR,DIR,'
+                   '... to choose among separate runs')
+  if len(runs) < 2:
+    raise BadInput(f'--workdirs={",".join(runs)}: give two or more runs to '
+                   'choose among')
+  repeated = sorted({run for run in runs if runs.count(run) > 1})
+  if repeated:
+    raise BadInput(f'--workdirs: {", ".join(repeated)} given more than once')
+  if config_given or _overrides():
+    raise BadInput('--config: select --workdirs reads each run with its own '
+                   'recorded config; leave out --config and --config.FIELD')
+  for flag in (_MEMBER, _SELECT_CRITERION):
+    if FLAGS[flag.name].present:
+      raise BadInput(f'--{flag.name}: only with --workdir (a population); '
+                     "select --workdirs reports each criterion's choice")
 
 
 # ---------------------------------------------------------- logging
@@ -281,20 +418,49 @@ class _QuietLibraries(std_logging.Filter):
 # ---------------------------------------------------------- the command
 
 
+def _select_runs(workdirs: list[str]) -> int:
+  """select --workdirs: prints each run's scores and the run each criterion
+  chooses, as JSON; returns the exit status."""
+  from infogan_jax import selection  # pylint: disable=g-import-not-at-top
+  logging.get_absl_handler().addFilter(_QuietLibraries())
+  try:
+    report = selection.select(workdirs, _NUM_IMAGES.value, _STEP.value)
+    if _COMPARE_WITH_LABELS.value:
+      try:
+        report = selection.compare_with_labels(report)
+      except ValueError as e:
+        raise BadInput(f'--compare_with_labels: {e}') from None
+  except errors.BadInput as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_BAD_INPUT
+  print(json.dumps(report, indent=1))
+  return 0
+
+
 def main(argv):
   del argv  # _parse_flags allows no arguments beyond the flags
-  config, workdir, mode = FLAGS.config, _WORKDIR.value, _MODE.value
+  workdir, mode = _WORKDIR.value, _MODE.value
+  # Without --config, the modes that read a run take the one it recorded,
+  # once JAX may start (_recorded_config).
+  config = None if _config_left_out else FLAGS.config
   try:
     # The checks that need no devices, before JAX starts; the rest follow
     # once the devices are known.
-    config_validation.validate(config)
-    codes = _fixed_codes(config) if mode == 'sample' else {}
-    if mode != 'train':
+    _check_select(config_given=config is not None)
+    if _WORKDIRS.value:
+      for run in _WORKDIRS.value:
+        _check_trained_workdir(run, mode, flag='--workdirs: ')
+    elif config is not None:
+      codes = _checks(config, workdir, mode)
+    elif mode == 'train':
+      raise BadInput('--config: --mode=train needs a config, a shipped one by '
+                     'name (e.g. --config=mnist) or the path of a config file')
+    else:
       _check_trained_workdir(workdir, mode)
-    if mode in ('train', 'eval', 'select'):  # the modes that read the dataset
-      pipeline.check_dataset(config)
   except errors.BadInput as e:
     _stop(str(e))
+  if _WORKDIRS.value:
+    return _select_runs(_WORKDIRS.value)
   logging.get_absl_handler().addFilter(_QuietLibraries())
   try:
     distributed.initialize(
@@ -304,6 +470,12 @@ def main(argv):
         timeout_s=_TIMEOUT.value)
   except errors.DistributedError as e:
     _stop(str(e))
+  if config is None:
+    try:
+      config = _recorded_config(workdir)
+      codes = _checks(config, workdir, mode)
+    except errors.BadInput as e:
+      _stop(str(e))
   for level, line in distributed.platform_lines(
       jax.default_backend(), jax.local_devices(),
       distributed.gpu_visible_to_system()):

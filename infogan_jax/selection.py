@@ -4,10 +4,10 @@ Several short trainings of one config (restarts) can end with different
 digit pairs sharing categories. Each restart is scored by the label-free
 criteria of `evaluators/criteria.py` (real-data information, confidence,
 agreement), from Q on real *training* images alone. (The members of one
-population are scored by `--mode=select` instead.)
+population are scored by `commands.select` instead.) The command line:
 
-  python -m infogan_jax.selection RUN_DIR RUN_DIR ... [--num_images=10000]
-      [--step=500]
+  infogan-jax select --workdirs=RUN_DIR,RUN_DIR,... [--num_images=10000]
+      [--step=500] [--compare_with_labels]
 
 prints one JSON object: each run's scores and, per criterion, the run it
 picks. Each run is read with its own recorded config (dataset, split, model).
@@ -102,29 +102,8 @@ def compare_with_labels(report: dict) -> dict:
                              for name, chosen in report['chosen'].items()}}
 
 
-def main(argv: Sequence[str]) -> int:
-  import argparse  # pylint: disable=g-import-not-at-top
-  parser = argparse.ArgumentParser(
-      prog='python -m infogan_jax.selection',
-      description='Pick among restarts by label-free criteria.')
-  parser.add_argument('workdirs', nargs='+', help='Runs of one config.')
-  parser.add_argument('--num_images', type=int, default=10_000,
-                      help='Training images to score each run on.')
-  parser.add_argument('--step', type=int, default=None,
-                      help='The checkpoint to score (default: the latest).')
-  parser.add_argument(
-      '--compare_with_labels', action='store_true',
-      help='After choosing, add the test accuracy each run logged at that '
-      'step and whether each criterion picked the run it would pick.')
-  args = parser.parse_args(argv)
-  if args.num_images < 1:
-    parser.error('--num_images must be >= 1')
-  report = select(args.workdirs, args.num_images, args.step)
-  if args.compare_with_labels:
-    report = compare_with_labels(report)
-  print(json.dumps(report, indent=1))
-  return 0
-
-
 if __name__ == '__main__':
-  sys.exit(main(sys.argv[1:]))
+  # The command line moved; an old script should not succeed doing nothing.
+  print('error: choosing among runs is `infogan-jax select '
+        '--workdirs=RUN_DIR,RUN_DIR,...` now', file=sys.stderr)
+  sys.exit(2)

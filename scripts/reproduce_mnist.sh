@@ -43,8 +43,8 @@ for name in "${names[@]}"; do
   python -m infogan_jax.main --config=$config --workdir="$runs/$name" \
       --config.seed="$seed" > "$runs/$name.log" 2>&1
   wall=$(( $(date +%s) - start ))
-  python -m infogan_jax.main --config=$config --workdir="$runs/$name" \
-      --config.seed="$seed" --mode=eval 2>/dev/null | tee "docs/results/$name.eval.txt"
+  python -m infogan_jax.main --workdir="$runs/$name" --mode=eval 2>/dev/null \
+      | tee "docs/results/$name.eval.txt"
   python -m infogan_tools.summary --workdir="$runs/$name" --wall_s=$wall \
       --config_file=$config ${resumed:+--resumed_from_step=$resumed} > "$summary.tmp"
   mv "$summary.tmp" "$summary"

@@ -1,7 +1,12 @@
 """The command line: configs by name from any directory, the console script,
-sample mode, and every kind of bad input as one line and exit 2."""
+sample mode, the modes that read a trained run with the config it recorded,
+select among separate runs, and every kind of bad input as one line and
+exit 2."""
 
+import json
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +16,8 @@ import pytest
 from infogan_jax import commands
 from infogan_jax import configs
 from infogan_jax import distributed
+from infogan_jax import selection
+from infogan_jax import trainer
 import conftest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -92,6 +99,66 @@ def test_bad_input_is_one_line_and_exit_2_with_nothing_created(
   assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr
   assert expected in lines[0]
   assert not workdir.exists()
+
+
+# Without --config, each from an empty directory (RUN: a workdir there).
+BAD_INPUT_WITHOUT_CONFIG = [
+    (['--workdir=RUN'], '--config: --mode=train needs a config'),
+    (['--workdir=RUN', '--config.seed=1'], '--mode=train needs a config'),
+    (['--mode=eval', '--workdir=RUN'], 'no checkpoints/ there'),
+    (['--mode=sample', '--workdir=RUN', '--config.bogus=1'],
+     "no field 'bogus'"),
+    (['--mode=select'], 'needs --workdir=DIR (a population: pick a member) '
+     'or --workdirs=DIR,DIR,...'),
+    (['--mode=select', '--workdir=RUN', '--workdirs=a,b'],
+     '--workdir and --workdirs: give one'),
+    (['--mode=select', '--workdirs=a'], '--workdirs=a: give two or more runs'),
+    (['--mode=select', '--workdirs=a,b,a'], 'a given more than once'),
+    (['--mode=select', '--workdirs=a,b'], '--workdirs: a: no checkpoints/'),
+    (['--mode=select', '--workdirs=a,b', '--config=mnist'],
+     'leave out --config'),
+    (['--mode=select', '--workdirs=a,b', '--config.seed=1'],
+     'leave out --config'),
+    (['--mode=select', '--workdirs=a,b', '--member=1'],
+     '--member: only with --workdir'),
+    (['--mode=select', '--workdirs=a,b', '--num_images=0'], 'num_images'),
+    (['--mode=eval', '--workdirs=a,b'], '--workdirs: only --mode=select'),
+    (['--mode=select', '--workdir=RUN', '--step=3'],
+     '--step: only with --mode=select --workdirs'),
+    (['--mode=select', '--workdir=RUN', '--num_images=8'],
+     '--config.select_num_images'),
+]
+
+
+@pytest.mark.parametrize('flags,expected', BAD_INPUT_WITHOUT_CONFIG,
+                         ids=[' '.join(f) for f, _ in BAD_INPUT_WITHOUT_CONFIG])
+def test_bad_input_without_config_is_one_line_and_exit_2(tmp_path, flags,
+                                                         expected):
+  flags = [f.replace('RUN', str(tmp_path / 'run')) for f in flags]
+  result = _run([sys.executable, '-m', 'infogan_jax.main', *flags],
+                cwd=tmp_path)
+  assert result.returncode == 2, result.stderr
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('error: '), result.stderr
+  assert expected in lines[0]
+  assert os.listdir(tmp_path) == []
+
+
+def test_a_run_without_a_recorded_config_needs_config(tmp_path):
+  """Checkpoints that record no config, and no config.json beside them."""
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  workdir = tmp_path / 'run'
+  checkpoints = ocp.CheckpointManager(workdir / 'checkpoints')
+  checkpoints.save(2, args=ocp.args.StandardSave(
+      {'step': np.asarray(2, np.int32)}))
+  checkpoints.wait_until_finished()
+  checkpoints.close()
+  result = _run([CONSOLE, 'figures', f'--workdir={workdir}'], cwd=tmp_path)
+  assert result.returncode == 2, result.stderr
+  assert result.stderr.strip().splitlines() == [
+      f'error: --workdir={workdir}: its checkpoints record no config and it '
+      "has no config.json; pass the run's --config"]
+  assert sorted(os.listdir(workdir)) == ['checkpoints']
 
 
 def test_missing_workdir_flag(tmp_path):
@@ -190,6 +257,140 @@ def test_console_script_trains_and_samples_from_any_directory(tmp_path):
                                     {'cat0': 3, 'cont1': 0.5}, seed=0)
   with np.load(again) as saved:
     np.testing.assert_allclose(saved['images'], first, atol=1e-5)
+
+
+# ------------------------------------------------- modes that read a run
+
+
+# Its tests run on one pytest-xdist worker, which trains it once.
+SHARES_POPULATION = pytest.mark.xdist_group('test_command_line:population')
+
+
+@pytest.fixture(scope='module')
+def population(tmp_path_factory):
+  """Two members trained for 2 steps on real MNIST, as `infogan-jax train
+  --config.population=2` would leave them; the config they record has no
+  evaluators."""
+  config = conftest.tiny_config()
+  config.data_dir = conftest.require_mnist()
+  config.population = 2
+  config.num_train_steps = 2
+  config.select_num_images = 32
+  workdir = str(tmp_path_factory.mktemp('population'))
+  with pytest.MonkeyPatch.context() as patch:
+    conftest.train_on_one_device(patch)
+    trainer.train_and_evaluate(config, workdir)
+  return config, workdir
+
+
+def _assert_close(actual, expected):
+  """The same nested dicts and lists, their floats equal within 1e-5."""
+  if isinstance(expected, dict):
+    assert sorted(actual) == sorted(expected)
+    for key, value in expected.items():
+      _assert_close(actual[key], value)
+  elif isinstance(expected, (list, tuple)):
+    assert len(actual) == len(expected)
+    for a, e in zip(actual, expected):
+      _assert_close(a, e)
+  elif isinstance(expected, float):
+    assert actual == pytest.approx(expected, rel=1e-5, abs=1e-7)
+  else:
+    assert actual == expected
+
+
+def _without_config(mode, workdir, *flags):
+  """`infogan-jax MODE --workdir=... FLAGS` (no --config): its stdout."""
+  result = _run([CONSOLE, mode, f'--workdir={workdir}', *flags], cwd=workdir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return result.stdout
+
+
+@pytest.mark.slow
+@SHARES_POPULATION
+def test_eval_without_config_applies_overrides_to_the_recorded_one(
+    population):
+  config, workdir = population
+  config = config.copy_and_resolve_references()
+  config.evaluators = ('clustering',)
+  config.eval_batch_size = 2000
+  _, scores, report = commands.evaluate(config, workdir)
+  assert {'eval_accuracy/member_0', 'eval_accuracy/member_1'} <= set(scores)
+  # The recorded config has no evaluators: the command takes them as
+  # overrides, as it would with --config.
+  assert _without_config('eval', workdir, '--config.evaluators=clustering',
+                         '--config.eval_batch_size=2000') == report + '\n'
+
+
+@pytest.mark.slow
+@SHARES_POPULATION
+def test_sample_and_figures_without_config(population):
+  config, workdir = population
+  _, npz = commands.write_samples(config, workdir, 5, {'cat0': 3}, seed=1,
+                                  member=1)
+  with np.load(npz) as saved:
+    expected = saved['images']
+  png, again = _without_config('sample', workdir, '--num_samples=5',
+                               '--codes=cat0=3', '--sample_seed=1',
+                               '--member=1').split()
+  assert again == npz and png == npz[:-4] + '.png'
+  with np.load(again) as saved:
+    np.testing.assert_allclose(saved['images'], expected, atol=1e-5)
+
+  paths = commands.write_figures(config, workdir)
+  grids = [pathlib.Path(path).read_bytes() for path in paths]
+  assert _without_config('figures', workdir).split() == paths
+  assert [pathlib.Path(path).read_bytes() for path in paths] == grids
+
+
+@pytest.mark.slow
+@SHARES_POPULATION
+def test_select_without_config(population):
+  config, workdir = population
+  expected = commands.select(config, workdir)
+  _assert_close(json.loads(_without_config('select', workdir)), expected)
+
+
+@pytest.mark.slow
+@SHARES_POPULATION
+def test_select_among_separate_runs(population, tmp_path):
+  config, workdir = population
+  # Each member exported as a run of its own: `select --workdirs` scores
+  # them as separate runs (restarts), each with its recorded config.
+  runs = []
+  for member in (0, 1):
+    commands.select(config, workdir, member=member)
+    runs.append(str(tmp_path / f'seed{config.seed + member}'))
+    shutil.move(os.path.join(workdir, 'selected'), runs[-1])
+  command = [CONSOLE, 'select', f'--workdirs={",".join(runs)}',
+             '--num_images=16', '--step=2', '--compare_with_labels']
+  # The runs logged no test accuracy to compare with.
+  result = _run(command, cwd=tmp_path)
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      'error: --compare_with_labels: a run has no eval_accuracy logged at its '
+      'step')
+
+  for member, run in enumerate(runs):
+    with open(os.path.join(run, 'metrics.jsonl'), 'w') as f:
+      f.write(json.dumps({'step': 2, 'eval_accuracy': 0.2 + member}) + '\n')
+  expected = selection.compare_with_labels(selection.select(runs, 16))
+  result = _run(command, cwd=tmp_path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(result.stdout)
+  _assert_close(report, expected)
+  assert [run['workdir'] for run in report['runs']] == runs
+  assert report['chosen_by_labels'] == runs[1]
+  assert set(report['chosen']) == {'real_information', 'confidence'}
+
+
+def test_the_old_selection_command_points_to_select(tmp_path):
+  result = _run([sys.executable, '-m', 'infogan_jax.selection', 'a', 'b'],
+                cwd=tmp_path)
+  assert result.returncode == 2 and result.stdout == ''
+  assert result.stderr.strip().splitlines() == [
+      'error: choosing among runs is `infogan-jax select '
+      '--workdirs=RUN_DIR,RUN_DIR,...` now']
 
 
 def test_the_wheel_ships_the_configs_and_the_console_script(tmp_path):

@@ -14,7 +14,8 @@ a label:
   share); for three runs or more.
 
 `PopulationCriteria` scores the members of a population during training
-and for `--mode=select`; `infogan_jax.selection` scores separate workdirs.
+and for `--mode=select --workdir`; `infogan_jax.selection` scores separate
+workdirs (`--mode=select --workdirs`).
 """
 
 from __future__ import annotations
