@@ -135,8 +135,8 @@ def _pick_restart(config, workdir) -> ml_collections.ConfigDict:
   record = restarts.read_pick(workdir)
   if record is not None:
     return restarts.picked_config(config, record['member'])
-  population = restarts.population_config(config)
-  mesh, train_step, state = _train_or_resume(population,
+  restarts_config = restarts.population_config(config)
+  mesh, train_step, state = _train_or_resume(restarts_config,
                                              restarts.restarts_dir(workdir))
   if int(state.step) != config.restart_pick_step:
     raise WorkdirError(
@@ -144,7 +144,8 @@ def _pick_restart(config, workdir) -> ml_collections.ConfigDict:
         f'{int(state.step)}, not restart_pick_step '
         f'({config.restart_pick_step}); train in a new workdir')
   members = population_lib.Members(mesh, config.restarts).states(state)
-  table = criteria.PopulationCriteria(population, train_step.gan, mesh)(members)
+  table = criteria.PopulationCriteria(restarts_config, train_step.gan,
+                                      mesh)(members)
   record = restarts.make_record(config, int(state.step), table)
   picked = restarts.picked_config(config, record['member'])
   checkpointing.export(members[record['member']], picked, workdir)
