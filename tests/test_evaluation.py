@@ -89,6 +89,18 @@ def test_describe_shows_a_merged_pair():
   assert '1 60%, 2 40%' in table[2]
 
 
+def test_describe_shows_every_category_of_the_code():
+  """Categories after the last one used are rows too, empty: a code of 5
+  categories of which 0..2 hold images shows 5 rows."""
+  clusters, labels = _from_counts([[50, 0, 0], [0, 30, 20], [0, 1, 0]])
+  table = clustering.describe_clusters(clusters, labels,
+                                       num_clusters=5).splitlines()
+  assert len(table) == 1 + 5
+  assert table[4].split() == ['3', '0', '-'] and table[5].split() == [
+      '4', '0', '-']
+  assert len(clustering.describe_clusters(clusters, labels).splitlines()) == 4
+
+
 def test_evaluator_batches_match_one_big_batch(config):
   """Padding and sharding the last partial batch change no prediction."""
   config.model.categorical_codes = (10, 3)

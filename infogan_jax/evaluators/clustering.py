@@ -24,13 +24,16 @@ from infogan_jax.gan import InfoGAN
 # ~2.5 s, which every training start and command-line error would pay.
 
 
-def contingency(clusters: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def contingency(clusters: np.ndarray, labels: np.ndarray,
+                num_clusters: int = 0) -> np.ndarray:
   """counts[k, y]: how many examples of class y fell into cluster k, for
-  every k and y up to the largest (a cluster never used is a row of 0s)."""
+  every k up to the largest used or `num_clusters` - 1, and every y up to the
+  largest (a cluster never used is a row of 0s)."""
   from sklearn import metrics as sk_metrics  # pylint: disable=g-import-not-at-top
   clusters = np.asarray(clusters, np.int64)
   labels = np.asarray(labels, np.int64)
-  counts = np.zeros((clusters.max() + 1, labels.max() + 1), np.int64)
+  counts = np.zeros((max(clusters.max() + 1, num_clusters), labels.max() + 1),
+                    np.int64)
   # scikit-learn's table has a row and column per value that occurs.
   counts[np.ix_(np.unique(clusters), np.unique(labels))] = (
       sk_metrics.cluster.contingency_matrix(clusters, labels))
@@ -69,12 +72,13 @@ def clustering_scores(clusters: np.ndarray,
 
 
 def describe_clusters(clusters: np.ndarray, labels: np.ndarray,
-                      class_names=None) -> str:
-  """A table of what each cluster holds: size, matched class, top classes.
+                      class_names=None, num_clusters: int = 0) -> str:
+  """A table of what each cluster holds: size, matched class, top classes;
+  one row per cluster up to `num_clusters` (a code's K), empty ones too.
 
   Shows at a glance which classes share a category (e.g. 4 and 9).
   """
-  counts = contingency(clusters, labels)
+  counts = contingency(clusters, labels, num_clusters)
   mapping = match_clusters(clusters, labels)
   name = (lambda y: str(class_names[y])) if class_names else str
   lines = ['category  size  matched  holds (share of the category)']
@@ -142,7 +146,8 @@ class ClusteringEvaluator(base.Evaluator):
     """The scores, and what each category of the first code holds."""
     predictions = self.predict(state.d.variables())
     return (self._scores(predictions),
-            describe_clusters(predictions[:, 0], self.labels))
+            describe_clusters(predictions[:, 0], self.labels,
+                              num_clusters=self.spec.categorical.sizes[0]))
 
   def __call__(self, state: state_lib.TrainState) -> dict[str, float]:
     return self._scores(self.predict(state.d.variables()))
