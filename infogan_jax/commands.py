@@ -59,7 +59,7 @@ def evaluate(config: ml_collections.ConfigDict,
   scores = population.scalars(services.evaluate(
       evaluators, None, population.Members(mesh, population.size(config)),
       state, notes))
-  writer, _ = services.create_writers(workdir)
+  writer = services.create_writer(workdir)
   writer.write_scalars(step, scores)
   writer.close()
   report = [f'step {step}: ' + ' '.join(

@@ -14,6 +14,8 @@ import json
 import os
 import shutil
 import tempfile
+import time
+from typing import Any
 
 from clu import metric_writers
 from etils import epath
@@ -35,6 +37,10 @@ from infogan_jax.errors import WorkdirError
 
 # ---------------------------------------------------------- metric writers
 
+# Training's speed and time left: in the log and TensorBoard, not in
+# metrics.jsonl (they describe the machine, not the run).
+PROGRESS = ('steps_per_sec', 'eta_min')
+
 
 class JsonlWriter(metric_writers.MetricWriter):
   """Scalars as one JSON object per line in a file (metrics.jsonl), for
@@ -47,7 +53,8 @@ class JsonlWriter(metric_writers.MetricWriter):
   def write_scalars(self, step: int, scalars):
     with self._path.open('a') as f:
       f.write(json.dumps({'step': int(step),
-                          **{k: float(v) for k, v in scalars.items()}}) + '\n')
+                          **{k: float(v) for k, v in scalars.items()
+                             if k not in PROGRESS}}) + '\n')
 
   def write_summaries(self, step, values, metadata=None):
     pass
@@ -77,17 +84,69 @@ class JsonlWriter(metric_writers.MetricWriter):
     pass
 
 
-def create_writers(workdir: str) -> tuple[metric_writers.MetricWriter,
-                                           metric_writers.MetricWriter]:
-  """(the metrics writer: TensorBoard, the log and metrics.jsonl; the
-  progress writer, for steps/s and uptime: TensorBoard and the log). On
-  every process but the main one, both write to the log only."""
-  default = metric_writers.create_default_writer(
-      workdir, just_logging=jax.process_index() != 0)
+class LogWriter(metric_writers.LoggingWriter):
+  """One log line per write of scalars, short enough to read: a
+  population's per-member values (NAME/member_I) are left to TensorBoard
+  and metrics.jsonl, their mean, min and max kept; the config (hparams) is
+  left to TensorBoard and config.json."""
+
+  def write_scalars(self, step: int, scalars):
+    super().write_scalars(step, {name: value for name, value in
+                                 scalars.items() if '/member_' not in name})
+
+  def write_hparams(self, hparams):
+    pass
+
+
+def create_writer(workdir: str) -> metric_writers.MetricWriter:
+  """Writes to TensorBoard (in `workdir`), the log and metrics.jsonl; on
+  every process but the main one, to the log only."""
   if jax.process_index() != 0:
-    return default, default
+    return metric_writers.AsyncMultiWriter([LogWriter()])
   return metric_writers.MultiWriter([
-      default, JsonlWriter(os.path.join(workdir, 'metrics.jsonl'))]), default
+      metric_writers.AsyncMultiWriter([
+          LogWriter(), metric_writers.SummaryWriter(workdir)]),
+      JsonlWriter(os.path.join(workdir, 'metrics.jsonl'))])
+
+
+def hparams(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """The config as TensorBoard's hparams: flat, dotted names
+  ('model.noise_dim'), sequences and None as text."""
+  flat = {}
+
+  def add(prefix, tree):
+    for name, value in tree.items():
+      if isinstance(value, dict):
+        add(f'{prefix}{name}.', value)
+      else:
+        flat[prefix + name] = (value if isinstance(value, (bool, int, float,
+                                                           str))
+                               else str(value))
+
+  add('', config.to_dict())
+  return flat
+
+
+class Progress:
+  """Steps per second and the minutes left (`PROGRESS`), measured from the
+  end of the first call (its compilation left out) to each `__call__`."""
+
+  def __init__(self, last_step: int):
+    self._last_step = last_step
+    self._start = None
+
+  def __call__(self, step: int) -> dict[str, float]:
+    """The progress at `step`; empty at the step timing starts from."""
+    now = time.monotonic()
+    if self._start is None:
+      self._start = (step, now)
+      return {}
+    first, then = self._start
+    if step == first or now == then:
+      return {}
+    rate = (step - first) / (now - then)
+    return {'steps_per_sec': rate,
+            'eta_min': (self._last_step - step) / rate / 60}
 
 
 # ------------------------------------------------------- workdir and state

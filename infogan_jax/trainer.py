@@ -14,7 +14,6 @@ import os
 
 from absl import logging
 from clu import metric_writers
-from clu import periodic_actions
 from etils import epath
 import jax
 import ml_collections
@@ -149,7 +148,7 @@ def _pick_restart(config, workdir) -> ml_collections.ConfigDict:
   record = restarts.make_record(config, int(state.step), table)
   picked = restarts.picked_config(config, record['member'])
   checkpointing.export(members[record['member']], picked, workdir)
-  writer, _ = services.create_writers(workdir)
+  writer = services.create_writer(workdir)
   writer.write_scalars(record['step'], {
       **{f'restart_{name}/member_{i}': value
          for name, values in record['scores'].items()
@@ -183,11 +182,9 @@ def _train(config, workdir, mesh, train_step, state, checkpoints):
                      else None)
   evaluate_members = evaluators or member_criteria
   render_grids = traversals.GridRenderer(config, gan)
-  writer, progress_writer = services.create_writers(workdir)
-  hooks = []
-  if jax.process_index() == 0:
-    hooks.append(periodic_actions.ReportProgress(
-        num_train_steps=config.num_train_steps, writer=progress_writer))
+  writer = services.create_writer(workdir)
+  writer.write_hparams(services.hparams(config))
+  progress = services.Progress(config.num_train_steps)
   means, unchecked = IntervalMeans(), []
   logging.info('Training %s from step %d to %d on %d device(s).',
                f'{members.count} members' if members.count > 1 else 'one run',
@@ -200,8 +197,6 @@ def _train(config, workdir, mesh, train_step, state, checkpoints):
         state, metrics = step_fn(state, next(batches))
       means.add(metrics)  # each value has one entry per step
       unchecked.append((step, metrics['nonfinite_steps']))
-      for hook in hooks:
-        hook(step)
       last = step == config.num_train_steps
       log = step % config.log_every_steps == 0 or last
       sample = step % config.sample_every_steps == 0 or last
@@ -216,8 +211,12 @@ def _train(config, workdir, mesh, train_step, state, checkpoints):
         _check_finite(unchecked, per_call, workdir, checkpoints.latest_step())
         unchecked = []
 
+      # Timed from the end of the first call, so compiling is left out.
+      speed = (progress(step) if log or step == start_step + per_call
+               else {})
       if log:
-        writer.write_scalars(step, population_lib.scalars(means.result()))
+        writer.write_scalars(step, {**population_lib.scalars(means.result()),
+                                    **speed})
 
       if sample:
         grids = services.member_grids(render_grids, members, state)

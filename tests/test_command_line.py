@@ -6,6 +6,7 @@ exit 2."""
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -227,6 +228,10 @@ def test_console_script_trains_and_samples_from_any_directory(tmp_path):
                  '--config.num_train_steps=2', *TINY], cwd=tmp_path, env=env)
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'JAX runs on cpu' in result.stderr
+  # A run shorter than an epoch leaves no half-filled tf.data cache behind.
+  assert 'did not fully read the dataset being cached' not in result.stderr
+  # The last log line says how fast it went and that nothing is left.
+  assert re.search(r'\[2\] .*eta_min=0,.*steps_per_sec=', result.stderr)
   assert sorted(os.listdir(workdir / 'checkpoints')) == ['2']
 
   def sample(*flags):

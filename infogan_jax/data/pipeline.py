@@ -334,12 +334,17 @@ def create_train_iterator(config, placement: jax.sharding.NamedSharding,
   """
   tf, tfds = _tfds()
   images = _preprocessed(_read_split(config, tfds), config, value_range)
+  count = tf.autograph.experimental.do_not_convert(lambda n, _: n + 1)
   if config.cache_dataset:
+    # Filled by one whole pass now: a cache that training stops reading
+    # halfway through (a run shorter than an epoch) is discarded with a
+    # warning by tf.data.
     images = images.cache()
-  size = int(images.cardinality())
-  if size < 0:  # unknown: count once
-    size = int(images.reduce(np.int64(0), tf.autograph.experimental.
-                             do_not_convert(lambda n, _: n + 1)))
+    size = int(images.reduce(np.int64(0), count))
+  else:
+    size = int(images.cardinality())
+    if size < 0:  # unknown: count once
+      size = int(images.reduce(np.int64(0), count))
   if size == 0:
     raise DataNotFoundError(
         f"process {jax.process_index()} has no images of split "
