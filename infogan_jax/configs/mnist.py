@@ -11,13 +11,7 @@ Command:
   TFDS_DATA_DIR=../shared/tensorflow_datasets \
   python -m infogan_jax.main --config=configs/mnist.py --workdir=/tmp/mnist
 
-Measured (seed 0): 5,000 steps in 32.5 min wall time (2.6 steps/s, compile and
-start-up included) on a 2-core AMD EPYC VM with 24 GiB and no GPU (JAX 0.10.2
-on the CPU, one device). At the end `mi_cat_nats` is 2.30 of H(c1) = 2.30
-(it passes 2.0 by step 200) and `mi_cont_nats` -0.48 (the ceiling with Q's
-std fixed to 1 is -0.45). Eight categories of c1 are one digit each; 7 and 9
-share the other two (docs/mnist/seed0_cat0.png), so c1 classifies the test
-digits with accuracy 0.887 (`--mode=eval`). Other seeds: docs/results.md.
+Results, with their commands and hardware: README.md and docs/results.md.
 """
 
 from infogan_jax.configs import default

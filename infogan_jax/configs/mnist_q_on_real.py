@@ -10,13 +10,8 @@ have, each weighted 1:
 No label is used: the training input is images only. configs/mnist.py stays
 the paper's setup.
 
-Measured in the screen (docs/results.md; 1,500 steps, 2-core AMD EPYC VM, JAX
-0.10.2 on the CPU): c1's test accuracy 0.984, 0.970 and 0.893 for seeds 0, 1
-and 2 (configs/mnist_tuned.py: 0.794, 0.783 for seeds 0, 1). Seeds 0 and 1
-have every digit in a category of its own; seed 2 keeps 5 and 8 in two
-shared categories. Full 5,000-step runs (scripts/reproduce_mnist.sh, same
-machine): 0.987, 0.987, 0.898, 0.856 and 0.914 for seeds 0-4 (0.928 +- 0.057);
-seeds 2 and 3 keep 5 and 8 in two shared categories, seeds 3 and 4 7 and 9.
+Results (the screen that chose it, five full seeds), with their commands
+and hardware: README.md and docs/results.md.
 
 Command:
   TFDS_DATA_DIR=../shared/tensorflow_datasets \\
