@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
+import PIL.Image
 import pytest
 import tensorflow_datasets as tfds
 
@@ -24,6 +25,7 @@ from infogan_jax.evaluators import clustering
 from infogan_jax import selection
 from infogan_jax import sharding
 from infogan_jax import trainer
+from infogan_tools import grids
 
 STEPS = 200
 
@@ -201,6 +203,18 @@ def test_traverse_rows_sweep_one_code(model):
   custom = model.traverse('cont0', values=[-1.0, 1.0], columns=columns,
                           codes={'cat0': 2})
   assert custom.shape == (2 * cell - 2, columns * cell - 2, 1)
+
+
+def test_labelled_grids_draw_every_code_with_the_papers_names(model,
+                                                              tmp_path):
+  assert grids.paper_names(model.code_names) == {
+      'cat0': 'c1', 'cont0': 'c2', 'cont1': 'c3'}
+  paths = grids.labelled_grids(model, str(tmp_path / 'final'), columns=3)
+  assert [os.path.basename(p) for p in paths] == [
+      'final_cat0.png', 'final_cont0.png', 'final_cont1.png']
+  heights = [np.asarray(PIL.Image.open(p)).shape[0] for p in paths]
+  # Ten category rows against the sweep's seven: the taller figure.
+  assert heights[0] > heights[1] == heights[2]
 
 
 @pytest.mark.parametrize('call, message', [
