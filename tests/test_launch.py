@@ -28,7 +28,8 @@ SCRIPTS = sorted(glob.glob(os.path.join(REPO, 'launch', '*.sh')) +
 # running the tests has (CI sets TFDS_DATA_DIR, for one).
 _SETTINGS = ('WORKDIR', 'TFDS_DATA_DIR', 'CONFIG', 'REPO_URL', 'TPU_NAME',
              'ZONE', 'PROJECT', 'ACCELERATOR_TYPE', 'RUNTIME_VERSION',
-             'LOG_DIR', 'VENV', 'SBATCH_EXTRA', 'RUN_NAME', 'KEEP')
+             'LOG_DIR', 'VENV', 'SBATCH_EXTRA', 'RUN_NAME', 'KEEP',
+             'BRANCH', 'WORKER_PYTHON', 'CPUS_PER_TASK')
 
 
 def _clean_environment():
@@ -256,6 +257,89 @@ def test_tpu_pod_dry_run_creates_sets_up_starts_waits_and_deletes():
   assert lines[-1].startswith('gcloud compute tpus tpu-vm delete infogan-pod')
   result = _run('tpu_pod.sh', 'all', KEEP='1', **TPU_ENV)
   assert ' delete ' not in result.stdout
+
+
+def _bash_words(line):
+  """The words of a command line as bash reads them (shlex knows no $'...',
+  which a dry run prints for a word with newlines)."""
+  split = 'eval "set -- $1"; printf "%s\\0" "$@"'
+  result = subprocess.run(['bash', '-c', split, 'bash', line],
+                          capture_output=True, text=True, check=True,
+                          timeout=60)
+  return result.stdout.split('\0')[:-1]
+
+
+def _setup_command(**env):
+  """The script that the dry run of `setup` runs on every worker."""
+  result = _run('tpu_pod.sh', 'setup', **{**TPU_ENV, **env})
+  assert result.returncode == 0, result.stderr
+  words = _bash_words(result.stdout)
+  assert words[:6] == ['gcloud', 'compute', 'tpus', 'tpu-vm', 'ssh',
+                       'infogan-pod'] and '--worker=all' in words
+  return words[-1].removeprefix('--command=')
+
+
+def test_tpu_pod_setup_makes_a_python_3_11_venv_with_uv_that_train_runs():
+  # The TPU images have Python 3.10; the package and jax need 3.11 or later.
+  setup = _setup_command().splitlines()
+  assert 'python3 -m pip install -q --user -U uv' in setup
+  assert not any('python3 -m venv' in line for line in setup)
+  assert setup.index('rm -rf infogan_venv') < setup.index(
+      'python3 -m uv venv -q --python 3.11 infogan_venv')
+  # Into it, the package with its [tpu] extra (jax[tpu] at the versions
+  # that pyproject.toml allows).
+  assert setup[-1] == ('python3 -m uv pip install -q --python '
+                       "infogan_venv/bin/python -e './infogan_jax[tpu]'")
+  # train runs that virtualenv's python, from the clone beside it.
+  result = _run('tpu_pod.sh', 'train', **TPU_ENV)
+  assert result.returncode == 0, result.stderr
+  start = shlex.split(shlex.split(result.stdout)[-1].removeprefix('--command='))
+  assert start[:2] == ['cd', 'infogan_jax']
+  assert start[start.index('PYTHONUNBUFFERED=1') + 1:][:3] == [
+      '../infogan_venv/bin/python', '-m', 'infogan_jax.main']
+  assert 'python3 -m uv venv -q --python 3.12 infogan_venv' in \
+      _setup_command(WORKER_PYTHON='3.12').splitlines()
+
+
+@pytest.mark.parametrize('version', ['3.10', '3', '2.7', '3.11; rm -rf ~', ''])
+def test_tpu_pod_refuses_a_worker_python_older_than_3_11(version):
+  result = _run('tpu_pod.sh', 'setup', WORKER_PYTHON=version, **TPU_ENV)
+  if version == '':  # unset: the default
+    assert result.returncode == 0, result.stderr
+    return
+  assert result.returncode == 2 and not result.stdout
+  assert result.stderr == (f'WORKER_PYTHON={version}: must be a Python '
+                           'version, 3.11 or later (e.g. 3.11, 3.12.8)\n')
+
+
+@pytest.mark.parametrize('cloned', [False, True])
+def test_tpu_pod_setup_script_runs_on_a_worker(tmp_path, cloned):
+  """The setup's script, run by bash in a worker's home with git and
+  python3 stand-ins: it clones (or updates) the branch, installs uv and
+  makes the virtualenv afresh."""
+  home = tmp_path / 'home'
+  (home / 'infogan_venv' / 'bin').mkdir(parents=True)  # an older one
+  (home / 'infogan_venv' / 'bin' / 'python').write_text('3.10')
+  if cloned:
+    (home / 'infogan_jax').mkdir()
+  for name in ('git', 'python3'):
+    _stub(tmp_path / 'bin', name, f'echo "{name} $*" >> {tmp_path}/calls\n')
+  path = f'{tmp_path}/bin:{os.environ["PATH"]}'
+  result = subprocess.run(
+      ['bash', '-c', _setup_command(BRANCH='dev')], cwd=home,
+      env={**_clean_environment(), 'PATH': path},
+      capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  git = (['git -C infogan_jax fetch -q origin dev',
+          'git -C infogan_jax checkout -q -B dev FETCH_HEAD'] if cloned else
+         ['git clone -q --branch dev https://example.org/infogan_jax.git '
+          'infogan_jax'])
+  assert _lines(tmp_path / 'calls') == git + [
+      'python3 -m pip install -q --user -U uv',
+      'python3 -m uv venv -q --python 3.11 infogan_venv',
+      'python3 -m uv pip install -q --python infogan_venv/bin/python '
+      '-e ./infogan_jax[tpu]']
+  assert not (home / 'infogan_venv').exists()  # removed; uv makes it
 
 
 @pytest.mark.parametrize('accelerator,version', [
