@@ -36,6 +36,13 @@
 # The workdir and the data must be on Cloud Storage (gs://): every worker
 # reads and writes them.
 #
+# The workers run what they clone from REPO_URL at BRANCH, not your working
+# copy: commit and push your edits there first. For a private repository,
+# give the workers read access: an https URL with a read-only token
+# (https://USER:TOKEN@HOST/OWNER/REPO.git; it ends up in each worker's
+# ~/infogan_jax/.git/config and in DRY_RUN's output), or an ssh URL with a
+# deploy key copied to every worker after `create` (see docs/launch.md).
+#
 # Settings (environment variables):
 #   TPU_NAME         the slice's name (default infogan-pod)
 #   ZONE             its zone (default us-central2-b)

@@ -78,6 +78,14 @@ def test_help_prints_the_settings(script):
   assert 'DRY_RUN=1' in result.stderr
 
 
+def test_tpu_pod_help_says_the_workers_clone_the_pushed_branch():
+  help_text = ' '.join(_run('tpu_pod.sh', '--help').stderr.split())
+  assert ('The workers run what they clone from REPO_URL at BRANCH, not your '
+          'working copy: commit and push your edits there first.') in help_text
+  assert 'https://USER:TOKEN@HOST/OWNER/REPO.git' in help_text
+  assert 'deploy key' in help_text
+
+
 def test_local_dry_run_starts_one_process_per_id():
   result = _run('local.sh', 'configs/mnist.py', '/tmp/run',
                 '--config.batch_size=64', NUM_PROCESSES='3', PORT='4321')
