@@ -17,7 +17,10 @@
 #   GPUS_PER_NODE  GPUs of each node to use (default 8)
 #   PROCESS_PER    gpu: one process per GPU; node: one per node, driving all
 #                  of its GPUs (default gpu)
-#   CPUS_PER_TASK  CPU cores per process, for tf.data (default 8)
+#   CPUS_PER_TASK  CPU cores per process, for tf.data (default 4 per GPU
+#                  the process drives: 4 with PROCESS_PER=gpu, 4 x
+#                  GPUS_PER_NODE with node; 32 on an 8-GPU node, which most
+#                  GPU nodes have, where 8 per GPU would ask for 64)
 #   TIME           the job's time limit (default 24:00:00)
 #   NOTICE_S       SLURM sends SIGTERM this many seconds before the time
 #                  limit (default 300)
@@ -47,7 +50,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 NODES=${NODES:-2}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 PROCESS_PER=${PROCESS_PER:-gpu}
-CPUS_PER_TASK=${CPUS_PER_TASK:-8}
+CPUS_PER_TASK=${CPUS_PER_TASK:-}
 TIME=${TIME:-24:00:00}
 NOTICE_S=${NOTICE_S:-300}
 PARTITION=${PARTITION:-}
@@ -64,13 +67,16 @@ if [ -z "${LOG_DIR:-}" ]; then
 fi
 DRY_RUN=${DRY_RUN:-0}
 
-require_positive_integers NODES GPUS_PER_NODE CPUS_PER_TASK NOTICE_S
+require_positive_integers NODES GPUS_PER_NODE NOTICE_S
 [[ $MAX_REQUEUES =~ ^[0-9]+$ ]] || { echo "MAX_REQUEUES=$MAX_REQUEUES: must be 0 or a positive integer" >&2; exit 2; }
 case $PROCESS_PER in
   gpu) tasks_per_node=$GPUS_PER_NODE gpus_per_process=1 ;;
   node) tasks_per_node=1 gpus_per_process=$GPUS_PER_NODE ;;
   *) echo "PROCESS_PER=$PROCESS_PER: must be gpu or node" >&2; exit 2 ;;
 esac
+# 4 cores per GPU: 32 per 8-GPU node fits most GPU nodes (8 per GPU asked 64).
+[ -n "$CPUS_PER_TASK" ] || CPUS_PER_TASK=$((4 * gpus_per_process))
+require_positive_integers CPUS_PER_TASK
 [[ ! $LOG_DIR =~ $url ]] || { echo "LOG_DIR=$LOG_DIR: must be a directory of the cluster, not a URL" >&2; exit 2; }
 # (sbatch's --export, which passes them to the job, splits at commas.)
 case $repo,$VENV in *,*,*) echo "the repository ($repo) and VENV ($VENV) must have no comma in their paths" >&2; exit 2 ;; esac

@@ -147,6 +147,39 @@ def test_slurm_dry_run_submits_the_batch_script_one_task_per_gpu_or_node():
   assert 'PROCESS_PER=core: must be gpu or node' in result.stderr
 
 
+@pytest.mark.parametrize('env,cpus', [
+    ({}, 4),                                   # 8 processes: 32 per node
+    ({'PROCESS_PER': 'node'}, 32),             # 1 process with 8 GPUs
+    ({'PROCESS_PER': 'node', 'GPUS_PER_NODE': '4'}, 16),
+    ({'GPUS_PER_NODE': '4'}, 4),
+    ({'CPUS_PER_TASK': '12'}, 12),
+    ({'CPUS_PER_TASK': '12', 'PROCESS_PER': 'node'}, 12),
+])
+def test_slurm_asks_4_cores_per_gpu_unless_told(env, cpus):
+  # 8 per process and GPU asked for 64 cores per 8-GPU node, more than many
+  # GPU nodes have.
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', '/shared/svhn', **env)
+  assert result.returncode == 0, result.stderr
+  assert f'--cpus-per-task={cpus}' in _sbatch_command(result.stdout)
+
+
+@pytest.mark.parametrize('value', ['0', 'four', '-4'])
+def test_slurm_rejects_a_bad_cpus_per_task(value):
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', '/shared/svhn',
+                CPUS_PER_TASK=value)
+  assert result.returncode == 2 and not result.stdout
+  assert result.stderr == f'CPUS_PER_TASK={value}: must be a positive integer\n'
+
+
+def test_sbatch_script_defaults_ask_4_cores_per_gpu():
+  with open(os.path.join(REPO, 'launch', 'infogan.sbatch')) as f:
+    directives = dict(line.removeprefix('#SBATCH ').split('=', 1)
+                      for line in f.read().splitlines()
+                      if line.startswith('#SBATCH --') and '=' in line)
+  assert directives['--ntasks-per-node'] == directives['--gpus-per-node'] == '8'
+  assert directives['--cpus-per-task'] == '4'
+
+
 def test_slurm_extra_sbatch_options_come_last_before_the_script():
   result = _run('slurm_gpu.sh', 'configs/svhn.py', '/shared/svhn',
                 SBATCH_EXTRA='--qos=high  --constraint=a100 --time=2:00:00')
