@@ -6,11 +6,15 @@
 #
 #   launch/slurm_gpu.sh CONFIG WORKDIR [--config.FIELD=VALUE ...]
 #
-# WORKDIR must be on a file system all nodes share (or gs://). The job gets
-# SIGTERM NOTICE_S seconds before its time limit: the training saves a
-# checkpoint and exits with status 75, and the job requeues itself (same job
-# id, same log file) to resume, up to MAX_REQUEUES times. Other failures are
-# not requeued; srun --kill-on-bad-exit=1 ends the job when any process fails.
+# WORKDIR must be on a file system all nodes share (or gs://). A relative
+# WORKDIR, LOG_DIR or VENV is taken from the directory you submit from, and
+# passed on as an absolute path.
+#
+# The job gets SIGTERM NOTICE_S seconds before its time limit: the training
+# saves a checkpoint and exits with status 75, and the job requeues itself
+# (same job id, same log file) to resume, up to MAX_REQUEUES times. Other
+# failures are not requeued; srun --kill-on-bad-exit=1 ends the job when any
+# process fails.
 #
 # Settings (environment variables):
 #   NODES          nodes to allocate (default 2)
@@ -59,12 +63,21 @@ JOB_NAME=${JOB_NAME:-infogan}
 VENV=${VENV:-$repo/.venv}
 MAX_REQUEUES=${MAX_REQUEUES:-3}
 SBATCH_EXTRA=${SBATCH_EXTRA:-}
+url='^[A-Za-z][A-Za-z0-9+.-]*://'
+[ -n "$workdir" ] || { echo "WORKDIR is empty: give the run's directory (or a gs:// URL)" >&2; exit 2; }
+# Relative paths are made absolute here, against the directory you submit
+# from: the training resolves --workdir in the repository (where the job
+# changes to), SLURM resolves --output in the job's directory (the one
+# sbatch ran in), and the job sources VENV after changing directory.
+absolute() { case $1 in /*) echo "$1" ;; *) echo "$PWD/${1#./}" ;; esac; }
+[[ $workdir =~ $url ]] || workdir=$(absolute "$workdir")
+VENV=$(absolute "$VENV")
 # SLURM writes its logs to the nodes' file system, never to a URL (gs://...):
 # with a URL workdir they go to ./slurm_logs.
-url='^[A-Za-z][A-Za-z0-9+.-]*://'
 if [ -z "${LOG_DIR:-}" ]; then
   if [[ $workdir =~ $url ]]; then LOG_DIR=$PWD/slurm_logs; else LOG_DIR=$workdir/logs; fi
 fi
+[[ $LOG_DIR =~ $url ]] || LOG_DIR=$(absolute "$LOG_DIR")
 DRY_RUN=${DRY_RUN:-0}
 
 require_positive_integers NODES GPUS_PER_NODE NOTICE_S

@@ -208,6 +208,36 @@ def test_slurm_logs_of_a_url_workdir_go_to_a_local_directory(workdir, tmp_path):
   assert 'LOG_DIR=gs://bucket/logs: must be a directory' in result.stderr
 
 
+def test_slurm_resolves_relative_paths_where_it_is_run(tmp_path):
+  # The job runs in the repository, SLURM writes --output relative to the
+  # submit directory: relative paths would meet in two places.
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', 'runs/svhn',
+                VENV='./gpu-venv', cwd=tmp_path)
+  assert result.returncode == 0, result.stderr
+  words = _sbatch_command(result.stdout)
+  assert f'--workdir={tmp_path}/runs/svhn' in words
+  assert f'--output={tmp_path}/runs/svhn/logs/%x-%j.out' in words
+  export = next(w for w in words if w.startswith('--export='))
+  assert f',INFOGAN_VENV={tmp_path}/gpu-venv,' in export
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', '../runs/svhn',
+                LOG_DIR='slurm/logs', cwd=tmp_path)
+  words = _sbatch_command(result.stdout)
+  assert f'--workdir={tmp_path}/../runs/svhn' in words
+  assert f'--output={tmp_path}/slurm/logs/%x-%j.out' in words
+  # Absolute paths and URLs stay as they are.
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', 'gs://bucket/svhn',
+                LOG_DIR='/shared/logs', VENV='/opt/venv', cwd=tmp_path)
+  words = _sbatch_command(result.stdout)
+  assert '--workdir=gs://bucket/svhn' in words
+  assert '--output=/shared/logs/%x-%j.out' in words
+  assert ',INFOGAN_VENV=/opt/venv,' in next(
+      w for w in words if w.startswith('--export='))
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', '', cwd=tmp_path)
+  assert result.returncode == 2 and not result.stdout
+  assert result.stderr == ("WORKDIR is empty: give the run's directory "
+                           '(or a gs:// URL)\n')
+
+
 def test_sbatch_script_requeues_and_appends():
   with open(os.path.join(REPO, 'launch', 'infogan.sbatch')) as f:
     lines = f.read().splitlines()
