@@ -35,8 +35,10 @@
 #   SBATCH_EXTRA   more sbatch options, split at spaces, e.g.
 #                  '--qos=high --constraint=a100 --mail-type=END'; they come
 #                  last, so they override the ones above
-#   VENV           a virtualenv with infogan_jax installed, activated in the
-#                  job (default: the repository's .venv)
+#   VENV           a virtualenv with infogan_jax installed with its [cuda12]
+#                  extra (jax with CUDA): pip install -e '.[cuda12]'; activated
+#                  in the job (default: the repository's .venv). Submitting
+#                  checks that its jax has the CUDA plugin (DRY_RUN: warns)
 #   LOG_DIR        where SLURM writes the job's output, %x-%j.out (default
 #                  WORKDIR/logs; ./slurm_logs when WORKDIR is gs:// or
 #                  another URL, which SLURM cannot write to)
@@ -94,6 +96,33 @@ require_positive_integers CPUS_PER_TASK
 # (sbatch's --export, which passes them to the job, splits at commas.)
 case $repo,$VENV in *,*,*) echo "the repository ($repo) and VENV ($VENV) must have no comma in their paths" >&2; exit 2 ;; esac
 read -r -a extra <<< "$SBATCH_EXTRA"
+
+# The job's jax needs its CUDA plugin, which the package's [cuda12] extra
+# installs (a plain install is CPU-only). Whether VENV has it needs no GPU:
+# its python looks for the module. A submission refuses without it; a dry
+# run, which may run away from the cluster, only warns.
+install="$VENV/bin/pip install -e '${repo}[cuda12]'"
+venv_problem=
+if [ ! -x "$VENV/bin/python" ]; then
+  venv_problem="VENV=$VENV: no virtualenv there ($VENV/bin/python is missing); make one: python3 -m venv $VENV && $install"
+else
+  checked=0
+  "$VENV/bin/python" -c 'import importlib.util as u, sys
+sys.exit(0 if any(u.find_spec(m) for m in ("jax_cuda12_plugin", "jax_cuda13_plugin")) else 3)' || checked=$?
+  case $checked in
+    0) ;;
+    3) venv_problem="VENV=$VENV: its jax has no CUDA plugin (jax_cuda12_plugin), so the job would run on CPUs; install the [cuda12] extra: $install" ;;
+    *) echo "warning: could not check VENV's jax ($VENV/bin/python exited with status $checked); submitting anyway" >&2 ;;
+  esac
+fi
+if [ -n "$venv_problem" ]; then
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "warning: $venv_problem" >&2
+  else
+    echo "$venv_problem" >&2
+    exit 2
+  fi
+fi
 
 sbatch=(sbatch "--job-name=$JOB_NAME" "--nodes=$NODES"
         "--ntasks-per-node=$tasks_per_node" "--gpus-per-node=$GPUS_PER_NODE"

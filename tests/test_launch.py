@@ -238,6 +238,75 @@ def test_slurm_resolves_relative_paths_where_it_is_run(tmp_path):
                            '(or a gs:// URL)\n')
 
 
+def _venv(tmp_path, name, plugin):
+  """A stand-in virtualenv whose python sees only the standard library and,
+  with `plugin`, a module jax_cuda12_plugin."""
+  site = tmp_path / name / 'site'
+  site.mkdir(parents=True)
+  if plugin:
+    (site / 'jax_cuda12_plugin').mkdir()
+    (site / 'jax_cuda12_plugin' / '__init__.py').write_text('')
+  # -S: without the site-packages of the Python running the tests.
+  _stub(tmp_path / name / 'bin', 'python',
+        f'PYTHONPATH={site} exec {sys.executable} -S "$@"\n')
+  return str(tmp_path / name)
+
+
+def _submit(tmp_path, venv, dry_run):
+  """slurm_gpu.sh with VENV=venv and an sbatch stand-in that records its
+  arguments."""
+  _stub(tmp_path / 'bin', 'sbatch', f'echo "$*" >> {tmp_path}/sbatch\n')
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', str(tmp_path / 'run'),
+                VENV=venv, DRY_RUN='1' if dry_run else '0',
+                PATH=f'{tmp_path}/bin:{os.environ["PATH"]}')
+  return result, _lines(tmp_path / 'sbatch')
+
+
+def test_slurm_submits_with_a_venv_whose_jax_has_cuda(tmp_path):
+  venv = _venv(tmp_path, 'cuda', plugin=True)
+  result, sbatch = _submit(tmp_path, venv, dry_run=False)
+  assert result.returncode == 0 and not result.stderr, result.stderr
+  assert len(sbatch) == 1 and f'INFOGAN_VENV={venv},' in sbatch[0]
+  assert (tmp_path / 'run' / 'logs').is_dir()
+
+
+@pytest.mark.parametrize('dry_run', [True, False])
+@pytest.mark.parametrize('kind', ['cpu-only', 'missing'])
+def test_slurm_refuses_a_venv_without_jax_cuda(tmp_path, kind, dry_run):
+  # A CPU-only jax (the plain install, without the [cuda12] extra) would
+  # train on the nodes' CPUs; a missing venv would fail in the job.
+  venv = (_venv(tmp_path, 'cpu', plugin=False) if kind == 'cpu-only' else
+          str(tmp_path / 'nowhere'))
+  result, sbatch = _submit(tmp_path, venv, dry_run)
+  problem = (f'VENV={venv}: its jax has no CUDA plugin (jax_cuda12_plugin), '
+             'so the job would run on CPUs; install the [cuda12] extra: '
+             f"{venv}/bin/pip install -e '{REPO}[cuda12]'\n"
+             if kind == 'cpu-only' else
+             f'VENV={venv}: no virtualenv there ({venv}/bin/python is '
+             f'missing); make one: python3 -m venv {venv} && {venv}/bin/pip '
+             f"install -e '{REPO}[cuda12]'\n")
+  assert not sbatch
+  if dry_run:  # perhaps away from the cluster: a warning, and the command
+    assert result.returncode == 0
+    assert result.stderr == 'warning: ' + problem
+    assert _sbatch_command(result.stdout)
+  else:
+    assert result.returncode == 2 and not result.stdout
+    assert result.stderr == problem
+    assert not (tmp_path / 'run').exists()
+
+
+def test_slurm_submits_when_the_venv_cannot_be_checked(tmp_path):
+  # A python that does not run here (another machine's build, say).
+  _stub(tmp_path / 'other' / 'bin', 'python', 'exit 126\n')
+  venv = str(tmp_path / 'other')
+  result, sbatch = _submit(tmp_path, venv, dry_run=False)
+  assert result.returncode == 0 and len(sbatch) == 1
+  assert result.stderr == (f"warning: could not check VENV's jax ({venv}/bin/"
+                           'python exited with status 126); submitting '
+                           'anyway\n')
+
+
 def test_sbatch_script_requeues_and_appends():
   with open(os.path.join(REPO, 'launch', 'infogan.sbatch')) as f:
     lines = f.read().splitlines()
