@@ -8,7 +8,10 @@
 #
 # Actions:
 #   create  create the slice
-#   setup   clone the repository on every worker and install the package
+#   setup   on every worker: clone REPO_URL at BRANCH, install uv (from PyPI,
+#           with the image's pip), make a Python WORKER_PYTHON virtualenv
+#           ~/infogan_venv with it (the images' Python, 3.10, is too old for
+#           the package and jax) and install the package with its [tpu] extra
 #   train   start the training on every worker, detached (nohup, setsid): it
 #           goes on when this terminal or its connection goes away. Each
 #           worker appends its output to ~/infogan_logs/RUN.HOST.log and, when
@@ -33,6 +36,13 @@
 # The workdir and the data must be on Cloud Storage (gs://): every worker
 # reads and writes them.
 #
+# The workers run what they clone from REPO_URL at BRANCH, not your working
+# copy: commit and push your edits there first. For a private repository,
+# give the workers read access: an https URL with a read-only token
+# (https://USER:TOKEN@HOST/OWNER/REPO.git; it ends up in each worker's
+# ~/infogan_jax/.git/config and in DRY_RUN's output), or an ssh URL with a
+# deploy key copied to every worker after `create` (see docs/launch.md).
+#
 # Settings (environment variables):
 #   TPU_NAME         the slice's name (default infogan-pod)
 #   ZONE             its zone (default us-central2-b)
@@ -45,6 +55,9 @@
 #   SPOT=1           ask for a Spot slice (preemptible)
 #   REPO_URL         where workers clone this repository from (setup)
 #   BRANCH           which branch (default main)
+#   WORKER_PYTHON    the Python version of the workers' virtualenv, 3.11 or
+#                    later (default 3.11); uv takes a python of that version
+#                    on the worker, else downloads one (setup)
 #   CONFIG           the config, relative to the repository (default configs/mnist.py)
 #   WORKDIR          gs://BUCKET/PATH for checkpoints, metrics and samples (train)
 #   TFDS_DATA_DIR    gs://BUCKET/PATH holding the prepared TFDS data (train)
@@ -78,6 +91,7 @@ RUNTIME_VERSION=${RUNTIME_VERSION:-}
 SPOT=${SPOT:-0}
 REPO_URL=${REPO_URL:-}
 BRANCH=${BRANCH:-main}
+WORKER_PYTHON=${WORKER_PYTHON:-3.11}
 CONFIG=${CONFIG:-configs/mnist.py}
 WORKDIR=${WORKDIR:-}
 TFDS_DATA_DIR=${TFDS_DATA_DIR:-}
@@ -102,6 +116,11 @@ if [ "$action" = train ] || [ "$action" = all ]; then
   done
 fi
 require_positive_integers LOG_LINES POLL_S MAX_POLL_FAILURES
+# The package and jax need Python 3.11 or later.
+[[ $WORKER_PYTHON =~ ^3\.(1[1-9]|[2-9][0-9])(\.[0-9]+)?$ ]] || {
+  echo "WORKER_PYTHON=$WORKER_PYTHON: must be a Python version, 3.11 or later (e.g. 3.11, 3.12.8)" >&2
+  exit 2
+}
 if [ -z "$RUN_NAME" ] && [ -n "$WORKDIR" ]; then
   RUN_NAME=${WORKDIR%/}
   RUN_NAME=${RUN_NAME##*/}
@@ -127,6 +146,9 @@ if [ -z "$RUNTIME_VERSION" ] && { [ "$action" = create ] || [ "$action" = all ];
 fi
 
 gcloud_tpu=(gcloud compute tpus tpu-vm)
+# On every worker, beside its clone ~/infogan_jax: the virtualenv that setup
+# makes and train runs.
+venv=infogan_venv
 where=("--zone=$ZONE")
 [ -z "$PROJECT" ] || where+=("--project=$PROJECT")
 
@@ -164,12 +186,17 @@ setup() {
   local repo branch
   repo=$(printf '%q' "$REPO_URL")
   branch=$(printf '%q' "$BRANCH")
+  # uv from PyPI, with the image's pip (--user: ~/.local; python3 -m uv finds
+  # it there whatever PATH is). uv venv makes the virtualenv afresh with a
+  # python WORKER_PYTHON it finds on the worker or downloads (a uv-managed
+  # CPython); it has no pip, so uv installs into it.
   on_all_workers "set -e
 if [ -d infogan_jax ]; then git -C infogan_jax fetch -q origin $branch && git -C infogan_jax checkout -q -B $branch FETCH_HEAD
 else git clone -q --branch $branch $repo infogan_jax; fi
-python3 -m venv infogan_venv
-infogan_venv/bin/pip install -q -U pip
-infogan_venv/bin/pip install -q -e ./infogan_jax 'jax[tpu]'"
+python3 -m pip install -q --user -U uv
+rm -rf $venv
+python3 -m uv venv -q --python $WORKER_PYTHON $venv
+python3 -m uv pip install -q --python $venv/bin/python -e './infogan_jax[tpu]'"
 }
 
 # Starts the training on every worker and returns; it runs detached.
@@ -177,7 +204,7 @@ train() {
   need WORKDIR 'a gs:// path that every worker can write'
   need TFDS_DATA_DIR 'a gs:// path holding the prepared dataset'
   worker_script start "$RUN_NAME" "$WORKDIR" \
-    env "TFDS_DATA_DIR=$TFDS_DATA_DIR" PYTHONUNBUFFERED=1 ../infogan_venv/bin/python \
+    env "TFDS_DATA_DIR=$TFDS_DATA_DIR" PYTHONUNBUFFERED=1 "../$venv/bin/python" \
     -m infogan_jax.main "--config=$CONFIG" "--workdir=$WORKDIR" "$@"
   [ "$DRY_RUN" = 1 ] || echo "started on every worker; follow it with: launch/tpu_pod.sh logs (RUN_NAME=$RUN_NAME)" >&2
 }

@@ -28,7 +28,8 @@ SCRIPTS = sorted(glob.glob(os.path.join(REPO, 'launch', '*.sh')) +
 # running the tests has (CI sets TFDS_DATA_DIR, for one).
 _SETTINGS = ('WORKDIR', 'TFDS_DATA_DIR', 'CONFIG', 'REPO_URL', 'TPU_NAME',
              'ZONE', 'PROJECT', 'ACCELERATOR_TYPE', 'RUNTIME_VERSION',
-             'LOG_DIR', 'VENV', 'SBATCH_EXTRA', 'RUN_NAME', 'KEEP')
+             'LOG_DIR', 'VENV', 'SBATCH_EXTRA', 'RUN_NAME', 'KEEP',
+             'BRANCH', 'WORKER_PYTHON', 'CPUS_PER_TASK')
 
 
 def _clean_environment():
@@ -75,6 +76,14 @@ def test_help_prints_the_settings(script):
   assert result.returncode == 2
   assert 'Settings (environment variables):' in result.stderr
   assert 'DRY_RUN=1' in result.stderr
+
+
+def test_tpu_pod_help_says_the_workers_clone_the_pushed_branch():
+  help_text = ' '.join(_run('tpu_pod.sh', '--help').stderr.split())
+  assert ('The workers run what they clone from REPO_URL at BRANCH, not your '
+          'working copy: commit and push your edits there first.') in help_text
+  assert 'https://USER:TOKEN@HOST/OWNER/REPO.git' in help_text
+  assert 'deploy key' in help_text
 
 
 def test_local_dry_run_starts_one_process_per_id():
@@ -138,6 +147,39 @@ def test_slurm_dry_run_submits_the_batch_script_one_task_per_gpu_or_node():
   assert 'PROCESS_PER=core: must be gpu or node' in result.stderr
 
 
+@pytest.mark.parametrize('env,cpus', [
+    ({}, 4),                                   # 8 processes: 32 per node
+    ({'PROCESS_PER': 'node'}, 32),             # 1 process with 8 GPUs
+    ({'PROCESS_PER': 'node', 'GPUS_PER_NODE': '4'}, 16),
+    ({'GPUS_PER_NODE': '4'}, 4),
+    ({'CPUS_PER_TASK': '12'}, 12),
+    ({'CPUS_PER_TASK': '12', 'PROCESS_PER': 'node'}, 12),
+])
+def test_slurm_asks_4_cores_per_gpu_unless_told(env, cpus):
+  # 8 per process and GPU asked for 64 cores per 8-GPU node, more than many
+  # GPU nodes have.
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', '/shared/svhn', **env)
+  assert result.returncode == 0, result.stderr
+  assert f'--cpus-per-task={cpus}' in _sbatch_command(result.stdout)
+
+
+@pytest.mark.parametrize('value', ['0', 'four', '-4'])
+def test_slurm_rejects_a_bad_cpus_per_task(value):
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', '/shared/svhn',
+                CPUS_PER_TASK=value)
+  assert result.returncode == 2 and not result.stdout
+  assert result.stderr == f'CPUS_PER_TASK={value}: must be a positive integer\n'
+
+
+def test_sbatch_script_defaults_ask_4_cores_per_gpu():
+  with open(os.path.join(REPO, 'launch', 'infogan.sbatch')) as f:
+    directives = dict(line.removeprefix('#SBATCH ').split('=', 1)
+                      for line in f.read().splitlines()
+                      if line.startswith('#SBATCH --') and '=' in line)
+  assert directives['--ntasks-per-node'] == directives['--gpus-per-node'] == '8'
+  assert directives['--cpus-per-task'] == '4'
+
+
 def test_slurm_extra_sbatch_options_come_last_before_the_script():
   result = _run('slurm_gpu.sh', 'configs/svhn.py', '/shared/svhn',
                 SBATCH_EXTRA='--qos=high  --constraint=a100 --time=2:00:00')
@@ -164,6 +206,105 @@ def test_slurm_logs_of_a_url_workdir_go_to_a_local_directory(workdir, tmp_path):
                 LOG_DIR='gs://bucket/logs')
   assert result.returncode == 2 and not result.stdout
   assert 'LOG_DIR=gs://bucket/logs: must be a directory' in result.stderr
+
+
+def test_slurm_resolves_relative_paths_where_it_is_run(tmp_path):
+  # The job runs in the repository, SLURM writes --output relative to the
+  # submit directory: relative paths would meet in two places.
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', 'runs/svhn',
+                VENV='./gpu-venv', cwd=tmp_path)
+  assert result.returncode == 0, result.stderr
+  words = _sbatch_command(result.stdout)
+  assert f'--workdir={tmp_path}/runs/svhn' in words
+  assert f'--output={tmp_path}/runs/svhn/logs/%x-%j.out' in words
+  export = next(w for w in words if w.startswith('--export='))
+  assert f',INFOGAN_VENV={tmp_path}/gpu-venv,' in export
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', '../runs/svhn',
+                LOG_DIR='slurm/logs', cwd=tmp_path)
+  words = _sbatch_command(result.stdout)
+  assert f'--workdir={tmp_path}/../runs/svhn' in words
+  assert f'--output={tmp_path}/slurm/logs/%x-%j.out' in words
+  # Absolute paths and URLs stay as they are.
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', 'gs://bucket/svhn',
+                LOG_DIR='/shared/logs', VENV='/opt/venv', cwd=tmp_path)
+  words = _sbatch_command(result.stdout)
+  assert '--workdir=gs://bucket/svhn' in words
+  assert '--output=/shared/logs/%x-%j.out' in words
+  assert ',INFOGAN_VENV=/opt/venv,' in next(
+      w for w in words if w.startswith('--export='))
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', '', cwd=tmp_path)
+  assert result.returncode == 2 and not result.stdout
+  assert result.stderr == ("WORKDIR is empty: give the run's directory "
+                           '(or a gs:// URL)\n')
+
+
+def _venv(tmp_path, name, plugin):
+  """A stand-in virtualenv whose python sees only the standard library and,
+  with `plugin`, a module jax_cuda12_plugin."""
+  site = tmp_path / name / 'site'
+  site.mkdir(parents=True)
+  if plugin:
+    (site / 'jax_cuda12_plugin').mkdir()
+    (site / 'jax_cuda12_plugin' / '__init__.py').write_text('')
+  # -S: without the site-packages of the Python running the tests.
+  _stub(tmp_path / name / 'bin', 'python',
+        f'PYTHONPATH={site} exec {sys.executable} -S "$@"\n')
+  return str(tmp_path / name)
+
+
+def _submit(tmp_path, venv, dry_run):
+  """slurm_gpu.sh with VENV=venv and an sbatch stand-in that records its
+  arguments."""
+  _stub(tmp_path / 'bin', 'sbatch', f'echo "$*" >> {tmp_path}/sbatch\n')
+  result = _run('slurm_gpu.sh', 'configs/svhn.py', str(tmp_path / 'run'),
+                VENV=venv, DRY_RUN='1' if dry_run else '0',
+                PATH=f'{tmp_path}/bin:{os.environ["PATH"]}')
+  return result, _lines(tmp_path / 'sbatch')
+
+
+def test_slurm_submits_with_a_venv_whose_jax_has_cuda(tmp_path):
+  venv = _venv(tmp_path, 'cuda', plugin=True)
+  result, sbatch = _submit(tmp_path, venv, dry_run=False)
+  assert result.returncode == 0 and not result.stderr, result.stderr
+  assert len(sbatch) == 1 and f'INFOGAN_VENV={venv},' in sbatch[0]
+  assert (tmp_path / 'run' / 'logs').is_dir()
+
+
+@pytest.mark.parametrize('dry_run', [True, False])
+@pytest.mark.parametrize('kind', ['cpu-only', 'missing'])
+def test_slurm_refuses_a_venv_without_jax_cuda(tmp_path, kind, dry_run):
+  # A CPU-only jax (the plain install, without the [cuda12] extra) would
+  # train on the nodes' CPUs; a missing venv would fail in the job.
+  venv = (_venv(tmp_path, 'cpu', plugin=False) if kind == 'cpu-only' else
+          str(tmp_path / 'nowhere'))
+  result, sbatch = _submit(tmp_path, venv, dry_run)
+  problem = (f'VENV={venv}: its jax has no CUDA plugin (jax_cuda12_plugin), '
+             'so the job would run on CPUs; install the [cuda12] extra: '
+             f"{venv}/bin/pip install -e '{REPO}[cuda12]'\n"
+             if kind == 'cpu-only' else
+             f'VENV={venv}: no virtualenv there ({venv}/bin/python is '
+             f'missing); make one: python3 -m venv {venv} && {venv}/bin/pip '
+             f"install -e '{REPO}[cuda12]'\n")
+  assert not sbatch
+  if dry_run:  # perhaps away from the cluster: a warning, and the command
+    assert result.returncode == 0
+    assert result.stderr == 'warning: ' + problem
+    assert _sbatch_command(result.stdout)
+  else:
+    assert result.returncode == 2 and not result.stdout
+    assert result.stderr == problem
+    assert not (tmp_path / 'run').exists()
+
+
+def test_slurm_submits_when_the_venv_cannot_be_checked(tmp_path):
+  # A python that does not run here (another machine's build, say).
+  _stub(tmp_path / 'other' / 'bin', 'python', 'exit 126\n')
+  venv = str(tmp_path / 'other')
+  result, sbatch = _submit(tmp_path, venv, dry_run=False)
+  assert result.returncode == 0 and len(sbatch) == 1
+  assert result.stderr == (f"warning: could not check VENV's jax ({venv}/bin/"
+                           'python exited with status 126); submitting '
+                           'anyway\n')
 
 
 def test_sbatch_script_requeues_and_appends():
@@ -256,6 +397,89 @@ def test_tpu_pod_dry_run_creates_sets_up_starts_waits_and_deletes():
   assert lines[-1].startswith('gcloud compute tpus tpu-vm delete infogan-pod')
   result = _run('tpu_pod.sh', 'all', KEEP='1', **TPU_ENV)
   assert ' delete ' not in result.stdout
+
+
+def _bash_words(line):
+  """The words of a command line as bash reads them (shlex knows no $'...',
+  which a dry run prints for a word with newlines)."""
+  split = 'eval "set -- $1"; printf "%s\\0" "$@"'
+  result = subprocess.run(['bash', '-c', split, 'bash', line],
+                          capture_output=True, text=True, check=True,
+                          timeout=60)
+  return result.stdout.split('\0')[:-1]
+
+
+def _setup_command(**env):
+  """The script that the dry run of `setup` runs on every worker."""
+  result = _run('tpu_pod.sh', 'setup', **{**TPU_ENV, **env})
+  assert result.returncode == 0, result.stderr
+  words = _bash_words(result.stdout)
+  assert words[:6] == ['gcloud', 'compute', 'tpus', 'tpu-vm', 'ssh',
+                       'infogan-pod'] and '--worker=all' in words
+  return words[-1].removeprefix('--command=')
+
+
+def test_tpu_pod_setup_makes_a_python_3_11_venv_with_uv_that_train_runs():
+  # The TPU images have Python 3.10; the package and jax need 3.11 or later.
+  setup = _setup_command().splitlines()
+  assert 'python3 -m pip install -q --user -U uv' in setup
+  assert not any('python3 -m venv' in line for line in setup)
+  assert setup.index('rm -rf infogan_venv') < setup.index(
+      'python3 -m uv venv -q --python 3.11 infogan_venv')
+  # Into it, the package with its [tpu] extra (jax[tpu] at the versions
+  # that pyproject.toml allows).
+  assert setup[-1] == ('python3 -m uv pip install -q --python '
+                       "infogan_venv/bin/python -e './infogan_jax[tpu]'")
+  # train runs that virtualenv's python, from the clone beside it.
+  result = _run('tpu_pod.sh', 'train', **TPU_ENV)
+  assert result.returncode == 0, result.stderr
+  start = shlex.split(shlex.split(result.stdout)[-1].removeprefix('--command='))
+  assert start[:2] == ['cd', 'infogan_jax']
+  assert start[start.index('PYTHONUNBUFFERED=1') + 1:][:3] == [
+      '../infogan_venv/bin/python', '-m', 'infogan_jax.main']
+  assert 'python3 -m uv venv -q --python 3.12 infogan_venv' in \
+      _setup_command(WORKER_PYTHON='3.12').splitlines()
+
+
+@pytest.mark.parametrize('version', ['3.10', '3', '2.7', '3.11; rm -rf ~', ''])
+def test_tpu_pod_refuses_a_worker_python_older_than_3_11(version):
+  result = _run('tpu_pod.sh', 'setup', WORKER_PYTHON=version, **TPU_ENV)
+  if version == '':  # unset: the default
+    assert result.returncode == 0, result.stderr
+    return
+  assert result.returncode == 2 and not result.stdout
+  assert result.stderr == (f'WORKER_PYTHON={version}: must be a Python '
+                           'version, 3.11 or later (e.g. 3.11, 3.12.8)\n')
+
+
+@pytest.mark.parametrize('cloned', [False, True])
+def test_tpu_pod_setup_script_runs_on_a_worker(tmp_path, cloned):
+  """The setup's script, run by bash in a worker's home with git and
+  python3 stand-ins: it clones (or updates) the branch, installs uv and
+  makes the virtualenv afresh."""
+  home = tmp_path / 'home'
+  (home / 'infogan_venv' / 'bin').mkdir(parents=True)  # an older one
+  (home / 'infogan_venv' / 'bin' / 'python').write_text('3.10')
+  if cloned:
+    (home / 'infogan_jax').mkdir()
+  for name in ('git', 'python3'):
+    _stub(tmp_path / 'bin', name, f'echo "{name} $*" >> {tmp_path}/calls\n')
+  path = f'{tmp_path}/bin:{os.environ["PATH"]}'
+  result = subprocess.run(
+      ['bash', '-c', _setup_command(BRANCH='dev')], cwd=home,
+      env={**_clean_environment(), 'PATH': path},
+      capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  git = (['git -C infogan_jax fetch -q origin dev',
+          'git -C infogan_jax checkout -q -B dev FETCH_HEAD'] if cloned else
+         ['git clone -q --branch dev https://example.org/infogan_jax.git '
+          'infogan_jax'])
+  assert _lines(tmp_path / 'calls') == git + [
+      'python3 -m pip install -q --user -U uv',
+      'python3 -m uv venv -q --python 3.11 infogan_venv',
+      'python3 -m uv pip install -q --python infogan_venv/bin/python '
+      '-e ./infogan_jax[tpu]']
+  assert not (home / 'infogan_venv').exists()  # removed; uv makes it
 
 
 @pytest.mark.parametrize('accelerator,version', [
