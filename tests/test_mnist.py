@@ -1,5 +1,6 @@
 """The real MNIST copy: the README's command learns the categorical code."""
 
+import copy
 import json
 import os
 import re
@@ -122,6 +123,11 @@ def test_colab_notebook_trains_and_runs_end_to_end(tmp_path, monkeypatch):
                           ).execute()
   with open(NOTEBOOK, 'rb') as f:
     assert f.read() == committed
+  # The package is importable and the kernel runs outside a checkout: the
+  # first cell and the import cell did nothing.
+  cells = _cells(notebook)
+  assert cells['cell01'].outputs == [], cells['cell01'].outputs
+  assert cells['import-package'].outputs == []
   # The training cell trained in WORKDIR, and the notebook restored that run.
   assert os.listdir(workdir / 'checkpoints') == ['4']
   text = _text(notebook)
@@ -137,3 +143,49 @@ def test_colab_notebook_trains_and_runs_end_to_end(tmp_path, monkeypatch):
   assert accuracy and 0 <= float(accuracy.group(1)) <= 1, text
   # The sample grid, one grid per code, the test digits by category.
   assert len(_pngs(notebook)) >= 5, len(_pngs(notebook))
+
+
+def _cells(notebook):
+  return {cell.id: cell for cell in notebook.cells}
+
+
+def _run_cells(directory, cells):
+  """Runs copies of these cells, code or notebook cells, in a new kernel in
+  directory, stopping at the first error as Run all does; returns them."""
+  notebook = nbformat.v4.new_notebook(cells=[
+      nbformat.v4.new_code_cell(cell) if isinstance(cell, str) else
+      copy.deepcopy(cell) for cell in cells])
+  directory.mkdir(exist_ok=True)
+  client = nbclient.NotebookClient(
+      notebook, timeout=120, kernel_name='python3',
+      resources={'metadata': {'path': str(directory)}})
+  try:
+    client.execute()
+  except nbclient.exceptions.CellExecutionError:
+    pass
+  return notebook.cells
+
+
+def test_colab_notebook_without_the_package_says_what_to_do(tmp_path,
+                                                               monkeypatch):
+  """Neither installed nor inside a checkout, and no REPO_URL: the first cell
+  prints how to get the package, raising nothing, and the import cell stops
+  the notebook with that line, not a traceback."""
+  cells = _cells(nbformat.read(NOTEBOOK, as_version=4))
+  monkeypatch.delenv('INFOGAN_REPO_URL', raising=False)
+  monkeypatch.setenv('PIP_NO_INDEX', '1')  # pip would fail, changing nothing
+  setup, install, importing, after = _run_cells(tmp_path / 'notebooks', [
+      # As if the package were not installed: importlib.util.find_spec finds
+      # nothing and importing it raises ModuleNotFoundError.
+      "import sys\nsys.modules['infogan_jax'] = None",
+      cells['cell01'], cells['import-package'], "print('not reached')"])
+  assert setup.outputs == []
+  [printed] = install.outputs
+  assert (printed.output_type, printed.name) == ('stream', 'stdout'), printed
+  line = printed.text.rstrip('\n')
+  assert '\n' not in line and line.startswith(
+      'infogan_jax is not installed and this notebook is not inside a '
+      'checkout of it: set REPO_URL at the top of the first cell'), line
+  [stop] = importing.outputs
+  assert stop.output_type == 'error' and stop.traceback == [line], stop
+  assert after.outputs == [] and after.execution_count is None
