@@ -1,10 +1,12 @@
 """The real MNIST copy: the README's command learns the categorical code."""
 
 import copy
+import importlib.metadata
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -128,6 +130,9 @@ def test_colab_notebook_trains_and_runs_end_to_end(tmp_path, monkeypatch):
   cells = _cells(notebook)
   assert cells['cell01'].outputs == [], cells['cell01'].outputs
   assert cells['import-package'].outputs == []
+  if shutil.which('nvidia-smi') is None:
+    assert 'No NVIDIA GPU here, so this cell changes nothing' in _text(
+        notebook)
   # The training cell trained in WORKDIR, and the notebook restored that run.
   assert os.listdir(workdir / 'checkpoints') == ['4']
   text = _text(notebook)
@@ -189,3 +194,37 @@ def test_colab_notebook_without_the_package_says_what_to_do(tmp_path,
   [stop] = importing.outputs
   assert stop.output_type == 'error' and stop.traceback == [line], stop
   assert after.outputs == [] and after.execution_count is None
+
+
+@pytest.mark.parametrize('gpu', [False, True])
+def test_colab_notebook_gpu_cell(tmp_path, monkeypatch, gpu):
+  """Without a GPU the GPU cell changes nothing. With one that JAX does not
+  see (here an nvidia-smi that lists a GPU, and JAX_PLATFORMS=cpu hiding any
+  real one), it names the CUDA build of the installed jax, which it installs
+  only in Colab, and lists JAX's devices."""
+  cells = _cells(nbformat.read(NOTEBOOK, as_version=4))
+  bin_directory = tmp_path / 'bin'
+  bin_directory.mkdir()
+  nvidia_smi = bin_directory / 'nvidia-smi'
+  nvidia_smi.write_text('#!/bin/sh\necho "GPU 0: a stand-in"\n' if gpu else
+                        '#!/bin/sh\nexit 9\n')  # as without a driver
+  nvidia_smi.chmod(0o755)
+  monkeypatch.setenv('PATH',
+                     f'{bin_directory}{os.pathsep}{os.environ["PATH"]}')
+  monkeypatch.setenv('PIP_NO_INDEX', '1')  # pip would fail, changing nothing
+  monkeypatch.setenv('JAX_PLATFORMS', 'cpu')
+  monkeypatch.setenv('XLA_FLAGS', conftest.FAST_COMPILE)
+  install, importing, check = _run_cells(tmp_path / 'notebooks', [
+      cells['cell01'], cells['import-package'], cells['gpu-runtime']])
+  assert install.outputs == importing.outputs == []
+  assert {(o.output_type, o.get('name')) for o in check.outputs} == {
+      ('stream', 'stdout')}, check.outputs
+  printed = ''.join(output.text for output in check.outputs)
+  if gpu:
+    jax_version = importlib.metadata.version('jax')
+    assert printed == (
+        f'JAX sees only the CPU: pip install "jax[cuda12]=={jax_version}" '
+        'installs its CUDA build.\nJAX devices: [CpuDevice(id=0)]\n'), printed
+  else:
+    assert printed.startswith(
+        'No NVIDIA GPU here, so this cell changes nothing'), printed
