@@ -228,3 +228,46 @@ def test_colab_notebook_gpu_cell(tmp_path, monkeypatch, gpu):
   else:
     assert printed.startswith(
         'No NVIDIA GPU here, so this cell changes nothing'), printed
+
+
+# Stands in for Colab in a kernel: what the settings cell calls to mount the
+# Drive prints its argument.
+_FAKE_COLAB = """import sys
+import types
+colab = types.ModuleType('google.colab')
+colab.drive = types.SimpleNamespace(mount=lambda path: print('mount', path))
+sys.modules['google.colab'] = colab"""
+
+
+@pytest.mark.parametrize('use_drive', [False, True])
+@pytest.mark.parametrize('in_colab', [False, True])
+def test_colab_notebook_drive_option(tmp_path, monkeypatch, use_drive,
+                                     in_colab):
+  """Off, as committed, the Drive option does nothing. On, it mounts the
+  Drive and moves a relative WORKDIR into it, in Colab only."""
+  cells = _cells(nbformat.read(NOTEBOOK, as_version=4))
+  settings = copy.deepcopy(cells['cell03'])
+  assert settings.source.count('\nUSE_DRIVE = False\n') == 1
+  if use_drive:
+    settings.source = settings.source.replace(
+        '\nUSE_DRIVE = False\n', '\nUSE_DRIVE = True\n')
+  monkeypatch.delenv('INFOGAN_WORKDIR', raising=False)
+  outputs = [cell.outputs for cell in _run_cells(tmp_path / 'notebooks', [
+      _FAKE_COLAB if in_colab else 'pass', cells['cell01'],
+      cells['import-package'], settings, 'print(WORKDIR)'])]
+  assert all(output.output_type == 'stream' for cell in outputs
+             for output in cell), outputs
+  printed = [''.join(output.text for output in cell) for cell in outputs]
+  assert printed[:3] == ['', '', ''], printed
+  if use_drive and in_colab:
+    workdir = '/content/drive/MyDrive/infogan_jax/runs/mnist_notebook'
+    assert printed[3] == f'mount /content/drive\nWORKDIR: {workdir}\n'
+  elif use_drive:
+    workdir = 'runs/mnist_notebook'
+    assert printed[3] == ('USE_DRIVE: not in Colab, so no Drive to mount; '
+                          f'WORKDIR stays {workdir}\n')
+  else:
+    workdir = 'runs/mnist_notebook'
+    assert printed[3] == ''
+  assert printed[4] == f'{workdir}\n'
+  assert not os.path.exists(tmp_path / 'notebooks' / 'runs')
