@@ -1,9 +1,12 @@
 """The real MNIST copy: the README's command learns the categorical code."""
 
+import copy
+import importlib.metadata
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -122,6 +125,14 @@ def test_colab_notebook_trains_and_runs_end_to_end(tmp_path, monkeypatch):
                           ).execute()
   with open(NOTEBOOK, 'rb') as f:
     assert f.read() == committed
+  # The package is importable and the kernel runs outside a checkout: the
+  # first cell and the import cell did nothing.
+  cells = _cells(notebook)
+  assert cells['cell01'].outputs == [], cells['cell01'].outputs
+  assert cells['import-package'].outputs == []
+  if shutil.which('nvidia-smi') is None:
+    assert 'No NVIDIA GPU here, so this cell changes nothing' in _text(
+        notebook)
   # The training cell trained in WORKDIR, and the notebook restored that run.
   assert os.listdir(workdir / 'checkpoints') == ['4']
   text = _text(notebook)
@@ -137,3 +148,126 @@ def test_colab_notebook_trains_and_runs_end_to_end(tmp_path, monkeypatch):
   assert accuracy and 0 <= float(accuracy.group(1)) <= 1, text
   # The sample grid, one grid per code, the test digits by category.
   assert len(_pngs(notebook)) >= 5, len(_pngs(notebook))
+
+
+def _cells(notebook):
+  return {cell.id: cell for cell in notebook.cells}
+
+
+def _run_cells(directory, cells):
+  """Runs copies of these cells, code or notebook cells, in a new kernel in
+  directory, stopping at the first error as Run all does; returns them."""
+  notebook = nbformat.v4.new_notebook(cells=[
+      nbformat.v4.new_code_cell(cell) if isinstance(cell, str) else
+      copy.deepcopy(cell) for cell in cells])
+  directory.mkdir(exist_ok=True)
+  client = nbclient.NotebookClient(
+      notebook, timeout=120, kernel_name='python3',
+      resources={'metadata': {'path': str(directory)}})
+  try:
+    client.execute()
+  except nbclient.exceptions.CellExecutionError:
+    pass
+  return notebook.cells
+
+
+def test_colab_notebook_without_the_package_says_what_to_do(tmp_path,
+                                                               monkeypatch):
+  """Neither installed nor inside a checkout, and no REPO_URL: the first cell
+  prints how to get the package, raising nothing, and the import cell stops
+  the notebook with that line, not a traceback."""
+  cells = _cells(nbformat.read(NOTEBOOK, as_version=4))
+  monkeypatch.delenv('INFOGAN_REPO_URL', raising=False)
+  monkeypatch.setenv('PIP_NO_INDEX', '1')  # pip would fail, changing nothing
+  setup, install, importing, after = _run_cells(tmp_path / 'notebooks', [
+      # As if the package were not installed: importlib.util.find_spec finds
+      # nothing and importing it raises ModuleNotFoundError.
+      "import sys\nsys.modules['infogan_jax'] = None",
+      cells['cell01'], cells['import-package'], "print('not reached')"])
+  assert setup.outputs == []
+  [printed] = install.outputs
+  assert (printed.output_type, printed.name) == ('stream', 'stdout'), printed
+  line = printed.text.rstrip('\n')
+  assert '\n' not in line and line.startswith(
+      'infogan_jax is not installed and this notebook is not inside a '
+      'checkout of it: set REPO_URL at the top of the first cell'), line
+  [stop] = importing.outputs
+  assert stop.output_type == 'error' and stop.traceback == [line], stop
+  assert after.outputs == [] and after.execution_count is None
+
+
+@pytest.mark.parametrize('gpu', [False, True])
+def test_colab_notebook_gpu_cell(tmp_path, monkeypatch, gpu):
+  """Without a GPU the GPU cell changes nothing. With one that JAX does not
+  see (here an nvidia-smi that lists a GPU, and JAX_PLATFORMS=cpu hiding any
+  real one), it names the CUDA build of the installed jax, which it installs
+  only in Colab, and lists JAX's devices."""
+  cells = _cells(nbformat.read(NOTEBOOK, as_version=4))
+  bin_directory = tmp_path / 'bin'
+  bin_directory.mkdir()
+  nvidia_smi = bin_directory / 'nvidia-smi'
+  nvidia_smi.write_text('#!/bin/sh\necho "GPU 0: a stand-in"\n' if gpu else
+                        '#!/bin/sh\nexit 9\n')  # as without a driver
+  nvidia_smi.chmod(0o755)
+  monkeypatch.setenv('PATH',
+                     f'{bin_directory}{os.pathsep}{os.environ["PATH"]}')
+  monkeypatch.setenv('PIP_NO_INDEX', '1')  # pip would fail, changing nothing
+  monkeypatch.setenv('JAX_PLATFORMS', 'cpu')
+  monkeypatch.setenv('XLA_FLAGS', conftest.FAST_COMPILE)
+  install, importing, check = _run_cells(tmp_path / 'notebooks', [
+      cells['cell01'], cells['import-package'], cells['gpu-runtime']])
+  assert install.outputs == importing.outputs == []
+  assert {(o.output_type, o.get('name')) for o in check.outputs} == {
+      ('stream', 'stdout')}, check.outputs
+  printed = ''.join(output.text for output in check.outputs)
+  if gpu:
+    jax_version = importlib.metadata.version('jax')
+    assert printed == (
+        f'JAX sees only the CPU: pip install "jax[cuda12]=={jax_version}" '
+        'installs its CUDA build.\nJAX devices: [CpuDevice(id=0)]\n'), printed
+  else:
+    assert printed.startswith(
+        'No NVIDIA GPU here, so this cell changes nothing'), printed
+
+
+# Stands in for Colab in a kernel: what the settings cell calls to mount the
+# Drive prints its argument.
+_FAKE_COLAB = """import sys
+import types
+colab = types.ModuleType('google.colab')
+colab.drive = types.SimpleNamespace(mount=lambda path: print('mount', path))
+sys.modules['google.colab'] = colab"""
+
+
+@pytest.mark.parametrize('use_drive', [False, True])
+@pytest.mark.parametrize('in_colab', [False, True])
+def test_colab_notebook_drive_option(tmp_path, monkeypatch, use_drive,
+                                     in_colab):
+  """Off, as committed, the Drive option does nothing. On, it mounts the
+  Drive and moves a relative WORKDIR into it, in Colab only."""
+  cells = _cells(nbformat.read(NOTEBOOK, as_version=4))
+  settings = copy.deepcopy(cells['cell03'])
+  assert settings.source.count('\nUSE_DRIVE = False\n') == 1
+  if use_drive:
+    settings.source = settings.source.replace(
+        '\nUSE_DRIVE = False\n', '\nUSE_DRIVE = True\n')
+  monkeypatch.delenv('INFOGAN_WORKDIR', raising=False)
+  outputs = [cell.outputs for cell in _run_cells(tmp_path / 'notebooks', [
+      _FAKE_COLAB if in_colab else 'pass', cells['cell01'],
+      cells['import-package'], settings, 'print(WORKDIR)'])]
+  assert all(output.output_type == 'stream' for cell in outputs
+             for output in cell), outputs
+  printed = [''.join(output.text for output in cell) for cell in outputs]
+  assert printed[:3] == ['', '', ''], printed
+  if use_drive and in_colab:
+    workdir = '/content/drive/MyDrive/infogan_jax/runs/mnist_notebook'
+    assert printed[3] == f'mount /content/drive\nWORKDIR: {workdir}\n'
+  elif use_drive:
+    workdir = 'runs/mnist_notebook'
+    assert printed[3] == ('USE_DRIVE: not in Colab, so no Drive to mount; '
+                          f'WORKDIR stays {workdir}\n')
+  else:
+    workdir = 'runs/mnist_notebook'
+    assert printed[3] == ''
+  assert printed[4] == f'{workdir}\n'
+  assert not os.path.exists(tmp_path / 'notebooks' / 'runs')
