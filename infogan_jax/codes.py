@@ -6,7 +6,11 @@ checked, drawn, fed to G, read from Q's output, scored, swept in a grid,
 parsed from the command line and represented for evaluation. `CodeSpec` is
 a model's layout (the noise size and one instance of every type in
 `CODE_TYPES`); the functions below loop over its types, so adding a kind of
-code is one class here (added to `CODE_TYPES`) and its config field.
+code is one class here (added to `CODE_TYPES`) and its config field: the
+step and its bound, the grids, `--codes`, `infogan_jax.load` and the
+disentanglement representation serve it. What only makes sense for
+categorical codes (the real-image terms, clustering, the selection
+criteria) names `Categorical`.
 
 Codes are named by type and index: 'cat0', 'cat1', ... and 'cont0', ...
 (in the metrics, the sample grids, `--codes` and `infogan_jax.load`).
@@ -43,6 +47,9 @@ class CodeType(abc.ABC):
   prefix: ClassVar[str]  # its codes are named prefix0, prefix1, ...
   lambda_field: ClassVar[str]  # the config field weighting its bound L_I
   dtype: ClassVar[Any]  # of its values
+  # Where its features go in `representation`: lowest first (a new kind
+  # comes after the continuous means and categorical probabilities).
+  representation_rank: ClassVar[int] = 2
 
   @classmethod
   @abc.abstractmethod
@@ -122,6 +129,7 @@ class Categorical(CodeType):
   prefix: ClassVar[str] = 'cat'
   lambda_field: ClassVar[str] = 'lambda_categorical'
   dtype: ClassVar[Any] = jnp.int32
+  representation_rank: ClassVar[int] = 1  # after the continuous means
 
   sizes: tuple[int, ...] = ()  # each code's number of categories
 
@@ -222,6 +230,7 @@ class Continuous(CodeType):
   prefix: ClassVar[str] = 'cont'
   lambda_field: ClassVar[str] = 'lambda_continuous'
   dtype: ClassVar[Any] = jnp.float32
+  representation_rank: ClassVar[int] = 0
   # model.continuous_std: 'fixed' = N(mean, 1), 'learned' = N(mean, std).
   STD_MODES: ClassVar[tuple[str, ...]] = ('fixed', 'learned')
 
@@ -403,9 +412,16 @@ def log_likelihoods(spec: CodeSpec, posterior: dict[str, Any],
 
 
 def representation(spec: CodeSpec, posterior: dict[str, Any]) -> jax.Array:
-  """Q's representation of images: each type's features, side by side."""
+  """Q's representation of images: each type's features, side by side in
+  the order of their `representation_rank` (Q's continuous means, then each
+  categorical code's probabilities); [n, 0] for a model without codes."""
+  types = sorted((t for t in spec.types if t.count),
+                 key=lambda t: t.representation_rank)
+  if not types:
+    n = jax.tree.leaves(posterior)[0].shape[0]
+    return jnp.zeros((n, 0), jnp.float32)
   return jnp.concatenate([t.representation(posterior[t.name])
-                          for t in spec.types if t.count], -1)
+                          for t in types], -1)
 
 
 def set_code(spec: CodeSpec, latents: Latents, name: str,

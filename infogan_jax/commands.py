@@ -127,8 +127,9 @@ def select(config: ml_collections.ConfigDict, workdir: str,
   from infogan_jax import services  # pylint: disable=g-import-not-at-top
   count = population.size(config)
   if count == 1:
-    raise ConfigError('population', 1, '--mode=select picks a member of a '
-                      'population: pass the --config.population of the run')
+    raise ConfigError('population', 1, f'{workdir} holds a single run: '
+                      '--mode=select picks a member of a population '
+                      '(--config.population=N)')
   population.check_member(config, member)
   mesh, train_step, state = services.restore_trained(config, workdir,
                                                      needs_data=True)

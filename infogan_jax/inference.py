@@ -33,6 +33,7 @@ from infogan_jax import traversals
 from infogan_jax.gan import InfoGAN
 
 
+@jax.tree_util.register_pytree_node_class
 class Posterior(dict):
   """Q's beliefs about the codes behind images: each code type's fields (its
   `readable`), also as attributes: `probabilities` (one [n, K] per
@@ -48,6 +49,15 @@ class Posterior(dict):
   def categories(self) -> jax.Array:
     """[n, number of categorical codes]: the most likely category of each."""
     return jnp.stack([p.argmax(-1) for p in self.probabilities], -1)
+
+  # A pytree (jax.tree.map, device_get reach its arrays), by field name.
+  def tree_flatten(self):
+    names = sorted(self)
+    return [self[name] for name in names], names
+
+  @classmethod
+  def tree_unflatten(cls, names, values):
+    return cls(zip(names, values))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -145,8 +155,8 @@ class TrainedInfoGAN:
     # (Runs saved before config.pixel_max existed were all 0..255.)
     pixel_max = (self.config.get('pixel_max', 255)
                  if images.dtype == np.uint8 else 1.0)
-    return Posterior(_posterior(self, self.d_variables,
-                                self.gan.from_pixels(images, pixel_max)))
+    return _posterior(self, self.d_variables,
+                      self.gan.from_pixels(images, pixel_max))
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -155,11 +165,13 @@ def _generate(model: TrainedInfoGAN, g_variables, latents):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _posterior(model: TrainedInfoGAN, d_variables, images) -> dict:
+def _posterior(model: TrainedInfoGAN, d_variables, images) -> Posterior:
   q = model.gan.posterior(d_variables, images)
-  fields = {}
+  fields = Posterior()
   for code_type in model.spec.types:
-    fields.update(code_type.readable(q[code_type.name]))
+    readable = code_type.readable(q[code_type.name])
+    assert not fields.keys() & readable.keys(), 'code types share a field'
+    fields.update(readable)
   return fields
 
 

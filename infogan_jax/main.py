@@ -254,8 +254,9 @@ def _parse_flags(argv: list[str]) -> list[str]:
   global _config_left_out
   try:
     argv = _with_config_paths(argv)
-    if not any(re.match(r'-{1,2}config(=|$)', arg) for arg in argv[1:]):
-      _config_left_out = True
+    _config_left_out = not any(re.match(r'-{1,2}config(=|$)', arg)
+                               for arg in argv[1:])
+    if _config_left_out:
       argv = [argv[0], '--config=' + shipped_configs.path(_STAND_IN),
               *argv[1:]]
     try:
@@ -497,14 +498,16 @@ def run(argv: list[str] | None = None) -> None:
 
 
 def console() -> None:
-  """The `infogan-jax MODE --config=... --workdir=...` console script."""
+  """The `infogan-jax MODE [--config=...] --workdir=...` console script."""
   argv = list(sys.argv)
   if len(argv) > 1 and argv[1] in MODES:
     argv[1:2] = [f'--mode={argv[1]}']
   elif len(argv) < 2 or argv[1] not in ('-h', '--help', '--helpfull'):
     given = f'{argv[1]!r} ' if len(argv) > 1 else 'nothing '
-    _stop(f'got {given}where the mode goes: infogan-jax '
-          f'{"|".join(MODES)} --config=mnist --workdir=DIR [--FLAG=VALUE ...]')
+    _stop(f'got {given}where the mode goes: infogan-jax train '
+          '--config=mnist --workdir=DIR, or infogan-jax '
+          f'{"|".join(m for m in MODES if m != "train")} --workdir=DIR '
+          '[--FLAG=VALUE ...]')
   run(argv)
 
 

@@ -7,8 +7,10 @@ about that axis: its checks, how the step maps over it ('vmap' or 'loop'),
 where members live on the mesh, a population's fresh state, its data keys,
 a member as a single run (state, config, checkpoint), and how per-member
 values are logged. The rest of the library sees one run, or loops over a
-population's members through `Members`; a population of 1 is a single run
-and every function here then does what `step.py` does for one.
+population's members through `Members`. A population of 1 is a single run:
+the functions that take a count (`create_state`, `abstract_state`,
+`device_dataset`, `jit_train_steps`, `Members`) then do what `step.py` and
+`data/device.py` do for one.
 """
 
 from __future__ import annotations

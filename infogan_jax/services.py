@@ -2,10 +2,11 @@
 
 `prepare` checks a config, its data and its workdir and builds the mesh,
 the step and a fresh state; `restore` and `restore_trained` bring back the
-newest checkpoint; `evaluate` scores every member of a state; the metric
-writers (TensorBoard, the log and metrics.jsonl) and the workdir's check
-before anything is written. `trainer.py` runs the loop with them and
-`commands.py` the other modes.
+newest checkpoint; `evaluate` scores every member of a state;
+`create_writer` writes metrics to TensorBoard, the log and metrics.jsonl;
+`check_workdir` makes sure the workdir takes a checkpoint before anything
+is written. `trainer.py` runs the loop with them and `commands.py` the
+other modes.
 """
 
 from __future__ import annotations
@@ -128,18 +129,21 @@ def hparams(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
 
 class Progress:
-  """Steps per second and the minutes left (`PROGRESS`), measured from the
-  end of the first call (its compilation left out) to each `__call__`."""
+  """Steps per second and the minutes left (`PROGRESS`), from `start` (the
+  end of the first call, so compiling is left out) to each `__call__`; call
+  both once the steps they name are done, not merely dispatched."""
 
   def __init__(self, last_step: int):
     self._last_step = last_step
     self._start = None
 
+  def start(self, step: int) -> None:
+    self._start = (step, time.monotonic())
+
   def __call__(self, step: int) -> dict[str, float]:
-    """The progress at `step`; empty at the step timing starts from."""
+    """The progress at `step`; empty before `start` or at its step."""
     now = time.monotonic()
     if self._start is None:
-      self._start = (step, now)
       return {}
     first, then = self._start
     if step == first or now == then:

@@ -211,12 +211,13 @@ def _train(config, workdir, mesh, train_step, state, checkpoints):
         _check_finite(unchecked, per_call, workdir, checkpoints.latest_step())
         unchecked = []
 
-      # Timed from the end of the first call, so compiling is left out.
-      speed = (progress(step) if log or step == start_step + per_call
-               else {})
+      if step == start_step + per_call:
+        # The first call done: its compilation is left out of steps/s.
+        jax.block_until_ready(metrics)
+        progress.start(step)
       if log:
-        writer.write_scalars(step, {**population_lib.scalars(means.result()),
-                                    **speed})
+        values = population_lib.scalars(means.result())  # waits for the steps
+        writer.write_scalars(step, {**values, **progress(step)})
 
       if sample:
         grids = services.member_grids(render_grids, members, state)

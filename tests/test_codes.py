@@ -133,6 +133,18 @@ def test_no_codes_give_zero_likelihood():
   assert codes.log_likelihoods(spec, post, lat)['continuous'].shape == (3, 0)
 
 
+def test_representation_is_continuous_means_then_probabilities():
+  q_out = jax.random.normal(jax.random.key(1), (6, SPEC.q_output_dim))
+  table = codes.representation(SPEC, codes.split_q_output(SPEC, q_out))
+  assert table.shape == (6, 2 + 13)
+  np.testing.assert_allclose(table[:, :2], q_out[:, 13:15], rtol=1e-6)
+  np.testing.assert_allclose(table[:, 2:12],
+                             jax.nn.softmax(q_out[:, :10]), rtol=1e-5)
+  empty = make_spec(4, (), 0)
+  assert codes.representation(empty, codes.split_q_output(
+      empty, jnp.zeros((3, 0)))).shape == (3, 0)
+
+
 def test_names_find_and_parse():
   assert SPEC.names == ('cat0', 'cat1', 'cont0', 'cont1')
   assert SPEC.find('cat1') == (SPEC.categorical, 1)

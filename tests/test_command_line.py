@@ -204,9 +204,9 @@ def test_console_script_needs_a_mode(tmp_path):
   result = _run([CONSOLE, '--config=mnist', '--workdir=x'], cwd=tmp_path)
   assert result.returncode == 2
   assert result.stderr.strip().splitlines() == [
-      "error: got '--config=mnist' where the mode goes: infogan-jax "
-      'train|eval|figures|sample|select --config=mnist --workdir=DIR '
-      '[--FLAG=VALUE ...]']
+      "error: got '--config=mnist' where the mode goes: infogan-jax train "
+      '--config=mnist --workdir=DIR, or infogan-jax '
+      'eval|figures|sample|select --workdir=DIR [--FLAG=VALUE ...]']
 
 
 def test_platform_line_warns_when_a_gpu_sits_unused():

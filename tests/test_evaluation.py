@@ -99,6 +99,10 @@ def test_describe_shows_every_category_of_the_code():
   assert table[4].split() == ['3', '0', '-'] and table[5].split() == [
       '4', '0', '-']
   assert len(clustering.describe_clusters(clusters, labels).splitlines()) == 4
+  # An empty category between used ones is matched to nothing either.
+  clusters, labels = _from_counts([[50, 0, 0], [0, 0, 0], [0, 30, 20]])
+  table = clustering.describe_clusters(clusters, labels).splitlines()
+  assert table[2].split() == ['1', '0', '-']
 
 
 def test_evaluator_batches_match_one_big_batch(config):

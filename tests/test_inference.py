@@ -152,6 +152,9 @@ def test_posterior_reads_back_the_codes_g_was_given(model):
   np.testing.assert_allclose(posterior.probabilities[0].sum(-1), 1.0,
                              rtol=1e-5)
   assert posterior.mean.shape == posterior.std.shape == (500, 2)
+  # A pytree: its arrays, one per field, reach jax.tree functions.
+  assert len(jax.tree.leaves(posterior)) == 3
+  assert jax.tree.map(np.asarray, posterior).categories().shape == (500, 1)
   np.testing.assert_array_equal(posterior.std, 1.0)  # Q's std is fixed
   # Measured over the fixture's run with seeds 0-4 (its GAN trajectory
   # perturbed as a library release would): agreement 0.962-1.000 where the

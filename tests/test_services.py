@@ -53,10 +53,12 @@ def test_the_config_goes_to_tensorboard_as_hparams(tmp_path):
 
 
 def test_progress_is_timed_from_the_first_call(monkeypatch):
-  clock = iter([100.0, 110.0, 130.0])
+  clock = iter([90.0, 100.0, 100.0, 110.0, 130.0])
   monkeypatch.setattr(services.time, 'monotonic', lambda: next(clock))
   progress = services.Progress(last_step=1000)
-  assert progress(10) == {}  # the first call: compiling is not timed
+  assert progress(5) == {}  # not started: nothing timed yet
+  progress.start(10)  # the first call's end: compiling is not timed
+  assert progress(10) == {}
   at_110 = progress(60)  # 50 steps in 10 s
   assert at_110['steps_per_sec'] == pytest.approx(5.0)
   assert at_110['eta_min'] == pytest.approx(940 / 5 / 60)

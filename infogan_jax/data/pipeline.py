@@ -336,15 +336,10 @@ def create_train_iterator(config, placement: jax.sharding.NamedSharding,
   images = _preprocessed(_read_split(config, tfds), config, value_range)
   count = tf.autograph.experimental.do_not_convert(lambda n, _: n + 1)
   if config.cache_dataset:
-    # Filled by one whole pass now: a cache that training stops reading
-    # halfway through (a run shorter than an epoch) is discarded with a
-    # warning by tf.data.
     images = images.cache()
+  size = int(images.cardinality())
+  if size < 0:  # unknown: count once (a pass that also fills the cache)
     size = int(images.reduce(np.int64(0), count))
-  else:
-    size = int(images.cardinality())
-    if size < 0:  # unknown: count once
-      size = int(images.reduce(np.int64(0), count))
   if size == 0:
     raise DataNotFoundError(
         f"process {jax.process_index()} has no images of split "
@@ -352,6 +347,12 @@ def create_train_iterator(config, placement: jax.sharding.NamedSharding,
   local_batch = population.global_batch(config) // jax.process_count()
   first_epoch, offset = divmod(start_step * local_batch, size)
   seed = _epoch_seed(config)
+  left = (config.num_train_steps - start_step) * local_batch
+  if config.cache_dataset and left < size - offset + config.shuffle_buffer_size:
+    # The run ends before its first epoch has read the whole split: filled
+    # by one pass now, as tf.data would discard a half-filled cache at the
+    # end with a warning.
+    images.reduce(np.int64(0), count)
 
   @tf.autograph.experimental.do_not_convert
   def epoch(e):

@@ -87,7 +87,7 @@ def describe_clusters(clusters: np.ndarray, labels: np.ndarray,
     top = np.argsort(row)[::-1][:3]
     holds = ', '.join(f'{name(y)} {row[y] / max(size, 1):.0%}' for y in top
                       if row[y])
-    matched = name(mapping[k]) if k in mapping else '-'
+    matched = name(mapping[k]) if k in mapping and size else '-'
     lines.append(f'{k:>8}  {size:>4}  {matched:>7}  {holds}')
   return '\n'.join(lines)
 

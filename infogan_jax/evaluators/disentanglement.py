@@ -2,8 +2,8 @@
 representation of a split whose generating factors are known
 (config.factor_keys).
 
-The representation is each code type's `representation` side by side (each
-categorical code's probabilities, Q's continuous means). One pass computes it for every image of the split; each
+The representation is Q's continuous means and each categorical code's
+probabilities (`codes.representation`). One pass computes it for every image of the split; each
 metric (`disentanglement_metrics.py`) then samples points (or FactorVAE's
 batches with one factor fixed) from it, with the same draws at every
 evaluation.
@@ -16,7 +16,6 @@ import time
 
 from absl import logging
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from infogan_jax import codes as codes_lib
