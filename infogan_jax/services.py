@@ -20,6 +20,7 @@ from typing import Any
 
 from clu import metric_writers
 from etils import epath
+from flax import traverse_util
 import jax
 import ml_collections
 import numpy as np
@@ -113,19 +114,9 @@ def create_writer(workdir: str) -> metric_writers.MetricWriter:
 def hparams(config: ml_collections.ConfigDict) -> dict[str, Any]:
   """The config as TensorBoard's hparams: flat, dotted names
   ('model.noise_dim'), sequences and None as text."""
-  flat = {}
-
-  def add(prefix, tree):
-    for name, value in tree.items():
-      if isinstance(value, dict):
-        add(f'{prefix}{name}.', value)
-      else:
-        flat[prefix + name] = (value if isinstance(value, (bool, int, float,
-                                                           str))
-                               else str(value))
-
-  add('', config.to_dict())
-  return flat
+  flat = traverse_util.flatten_dict(config.to_dict(), sep='.')
+  return {name: value if isinstance(value, (bool, int, float, str))
+          else str(value) for name, value in flat.items()}
 
 
 class Progress:
